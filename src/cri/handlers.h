@@ -1,0 +1,15 @@
+/* One rpc_handler_fn per implemented CRI method (one source file each). */
+#ifndef CRIC_CRI_HANDLERS_H
+#define CRIC_CRI_HANDLERS_H
+
+#include "rpc/server.h"
+
+#define CRI_DECLARE(name)                                                                          \
+    void cri_##name(rpc_call *call, void *user, const uint8_t *buf, size_t len, rpc_status *st)
+
+CRI_DECLARE(version);
+CRI_DECLARE(status);
+CRI_DECLARE(runtime_config);
+CRI_DECLARE(update_runtime_config);
+
+#endif

@@ -1,0 +1,62 @@
+#include "cri/cri.h"
+#include "cri/handlers.h"
+#include "cri/service.h"
+
+#define RT "/runtime.v1.RuntimeService/"
+#define IM "/runtime.v1.ImageService/"
+#define TODO cri_unimplemented
+#define STREAM RPC_METHOD_SERVER_STREAMING
+
+/* Every method of api/cri.proto. Entries still on TODO answer UNIMPLEMENTED
+ * with their name until their issue lands. */
+static const rpc_method methods[] = {
+    {RT "Version", cri_version, RPC_METHOD_INLINE},
+    {RT "RunPodSandbox", TODO, 0},
+    {RT "StopPodSandbox", TODO, 0},
+    {RT "RemovePodSandbox", TODO, 0},
+    {RT "PodSandboxStatus", TODO, 0},
+    {RT "ListPodSandbox", TODO, 0},
+    {RT "StreamPodSandboxes", TODO, STREAM},
+    {RT "CreateContainer", TODO, 0},
+    {RT "StartContainer", TODO, 0},
+    {RT "StopContainer", TODO, 0},
+    {RT "RemoveContainer", TODO, 0},
+    {RT "ListContainers", TODO, 0},
+    {RT "StreamContainers", TODO, STREAM},
+    {RT "ContainerStatus", TODO, 0},
+    {RT "UpdateContainerResources", TODO, 0},
+    {RT "ReopenContainerLog", TODO, 0},
+    {RT "ExecSync", TODO, 0},
+    {RT "Exec", TODO, 0},
+    {RT "Attach", TODO, 0},
+    {RT "PortForward", TODO, 0},
+    {RT "ContainerStats", TODO, 0},
+    {RT "ListContainerStats", TODO, 0},
+    {RT "StreamContainerStats", TODO, STREAM},
+    {RT "PodSandboxStats", TODO, 0},
+    {RT "ListPodSandboxStats", TODO, 0},
+    {RT "StreamPodSandboxStats", TODO, STREAM},
+    {RT "UpdateRuntimeConfig", cri_update_runtime_config, 0},
+    {RT "Status", cri_status, 0},
+    {RT "CheckpointContainer", TODO, 0},
+    {RT "CheckpointPod", TODO, 0},
+    {RT "RestorePod", TODO, 0},
+    {RT "GetContainerEvents", TODO, STREAM},
+    {RT "ListMetricDescriptors", TODO, 0},
+    {RT "ListPodSandboxMetrics", TODO, 0},
+    {RT "StreamPodSandboxMetrics", TODO, STREAM},
+    {RT "RuntimeConfig", cri_runtime_config, RPC_METHOD_INLINE},
+    {RT "UpdatePodSandboxResources", TODO, 0},
+    {IM "ListImages", TODO, 0},
+    {IM "StreamImages", TODO, STREAM},
+    {IM "ImageStatus", TODO, 0},
+    {IM "PullImage", TODO, 0},
+    {IM "RemoveImage", TODO, 0},
+    {IM "ImageFsInfo", TODO, 0},
+};
+
+const rpc_method *cri_methods(size_t *n)
+{
+    *n = sizeof(methods) / sizeof(methods[0]);
+    return methods;
+}

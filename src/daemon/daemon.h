@@ -1,0 +1,34 @@
+/* The daemon context: the one place that holds process-wide mutable state.
+ * Every RPC handler receives it as its user pointer. */
+#ifndef CRIC_DAEMON_DAEMON_H
+#define CRIC_DAEMON_DAEMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "daemon/config.h"
+#include "rpc/server.h"
+
+typedef struct cric_daemon {
+    cric_config cfg;
+    uv_loop_t loop;
+    rpc_server *rpc;
+    int root_lock_fd;
+    int socket_lock_fd;
+    uv_signal_t sig_term;
+    uv_signal_t sig_int;
+    int64_t started_at_ns;
+
+    /* Guards the fields below, which RPCs change at run time. */
+    pthread_mutex_t mu;
+    char *pod_cidr; /* from UpdateRuntimeConfig; persisted under state */
+} cric_daemon;
+
+/* Records the pod CIDR (UpdateRuntimeConfig) in memory and under the state dir. */
+int daemon_set_pod_cidr(cric_daemon *d, const char *cidr, cric_err *err);
+/* A copy of the current pod CIDR ("" when none); caller frees. */
+char *daemon_pod_cidr(cric_daemon *d);
+
+#endif

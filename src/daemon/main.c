@@ -1,0 +1,293 @@
+/* cric: the CRI daemon. `cric [flags]` serves; `cric config [flags]` prints the
+ * effective configuration; `cric version` prints the version. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cri/service.h"
+#include "daemon/daemon.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define DEFAULT_CONFIG_PATH "/etc/cric/config.json"
+
+static void usage(FILE *to)
+{
+    fputs("usage: cric [command] [flags]\n"
+          "commands:\n"
+          "  (none)    run the daemon\n"
+          "  config    print the effective configuration as JSON\n"
+          "  version   print the version\n"
+          "flags:\n"
+          "  --config PATH           JSON config file (default " DEFAULT_CONFIG_PATH
+          " if present)\n"
+          "  --listen PATH           CRI socket (default /run/cric/cric.sock)\n"
+          "  --root DIR              persistent data (default /var/lib/cric)\n"
+          "  --state DIR             runtime state (default /run/cric)\n"
+          "  --log-level LEVEL       debug|info|warn|error\n"
+          "  --log-format FORMAT     text|json\n",
+          to);
+}
+
+typedef struct cli_flags {
+    const char *config, *listen, *root, *state, *log_level, *log_format;
+} cli_flags;
+
+static int parse_flags(int argc, char **argv, cli_flags *f, cric_err *err)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},     {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},       {"state", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'L'},  {"log-format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': f->config = optarg; break;
+        case 'l': f->listen = optarg; break;
+        case 'r': f->root = optarg; break;
+        case 's': f->state = optarg; break;
+        case 'L': f->log_level = optarg; break;
+        case 'F': f->log_format = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default:
+            return cric_err_set(err, CRIC_ERR_INVALID, "unknown or incomplete flag %s",
+                                argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+static int set_path_flag(char **dst, const char *flag, const char *v, cric_err *err)
+{
+    if (v[0] != '/')
+        return cric_err_set(err, CRIC_ERR_INVALID, "%s %s: must be an absolute path", flag, v);
+    char *d = strdup(v);
+    if (!d)
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+static int build_config(const cli_flags *f, cric_config *cfg, cric_err *err)
+{
+    config_defaults(cfg);
+    if (f->config) {
+        if (config_load_file(cfg, f->config, err) < 0)
+            return -1;
+    } else if (access(DEFAULT_CONFIG_PATH, F_OK) == 0) {
+        if (config_load_file(cfg, DEFAULT_CONFIG_PATH, err) < 0)
+            return -1;
+    }
+    if (f->listen && set_path_flag(&cfg->listen, "--listen", f->listen, err) < 0)
+        return -1;
+    if (f->root && set_path_flag(&cfg->root, "--root", f->root, err) < 0)
+        return -1;
+    if (f->state && set_path_flag(&cfg->state, "--state", f->state, err) < 0)
+        return -1;
+    if (f->log_level && log_level_parse(f->log_level, &cfg->log_level) < 0)
+        return cric_err_set(err, CRIC_ERR_INVALID, "--log-level %s: expected debug|info|warn|error",
+                            f->log_level);
+    if (f->log_format && log_format_parse(f->log_format, &cfg->log_format) < 0)
+        return cric_err_set(err, CRIC_ERR_INVALID, "--log-format %s: expected text|json",
+                            f->log_format);
+    return config_validate(cfg, err);
+}
+
+/* Takes an exclusive lock on path and writes our pid into it. A second daemon
+ * on the same root or socket fails here, before touching anything. */
+static int take_lock(const char *path, const char *what, int *out_fd, cric_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cric_err_errno(err, errno, "lock %s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        if (n > 0)
+            pid[n] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            return cric_err_set(err, CRIC_ERR_EXISTS,
+                                "another cric daemon (pid %s) is using this %s (lock %s is held)",
+                                pid[0] ? pid : "?", what, path);
+        return cric_err_errno(err, e, "lock %s", path);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+        return cric_err_errno(err, errno, "lock %s: write pid", path);
+    *out_fd = TAKE_FD(fd);
+    return 0;
+}
+
+static void on_shutdown_done(void *arg)
+{
+    cric_daemon *d = arg;
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    log_info("daemon", "stopped");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    cric_daemon *d = h->data;
+    log_info("daemon", "received %s, shutting down", strsignal(signum));
+    uv_signal_stop(&d->sig_term);
+    uv_signal_stop(&d->sig_int);
+    rpc_server_shutdown(d->rpc, on_shutdown_done, d);
+}
+
+static int prepare_dirs(const cric_config *cfg, cric_err *err)
+{
+    char dir[4096];
+    if (fs_mkdir_p(cfg->root, 0711, err) < 0 || fs_mkdir_p(cfg->state, 0711, err) < 0)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s", cfg->listen);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (fs_mkdir_p(dir, 0711, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void load_pod_cidr(cric_daemon *d)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/pod-cidr", d->cfg.state);
+    char *text = NULL;
+    cric_err err = {0};
+    if (fs_read_file(path, 1024, &text, NULL, &err) == 0)
+        d->pod_cidr = text;
+}
+
+static int run_daemon(cric_daemon *d)
+{
+    cric_err err = {0};
+    if (prepare_dirs(&d->cfg, &err) < 0) {
+        log_error("daemon", "%s", err.msg);
+        return 1;
+    }
+    char lock[4200];
+    snprintf(lock, sizeof(lock), "%s/cric.lock", d->cfg.root);
+    if (take_lock(lock, "root", &d->root_lock_fd, &err) < 0) {
+        log_error("daemon", "%s", err.msg);
+        return 1;
+    }
+    snprintf(lock, sizeof(lock), "%s.lock", d->cfg.listen);
+    if (take_lock(lock, "socket", &d->socket_lock_fd, &err) < 0) {
+        log_error("daemon", "%s", err.msg);
+        return 1;
+    }
+    load_pod_cidr(d);
+
+    /* libuv reads this once, when the pool first starts. */
+    char workers[16];
+    snprintf(workers, sizeof(workers), "%u", d->cfg.workers);
+    setenv("UV_THREADPOOL_SIZE", workers, 1);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (uv_loop_init(&d->loop) != 0) {
+        log_error("daemon", "libuv loop init failed");
+        return 1;
+    }
+    rpc_server_opts opts;
+    rpc_server_opts_default(&opts);
+    opts.max_recv_msg_size = d->cfg.grpc_max_recv_msg;
+    opts.max_send_msg_size = d->cfg.grpc_max_send_msg;
+    opts.max_concurrent_streams = d->cfg.grpc_max_streams;
+    opts.shutdown_grace_ms = d->cfg.shutdown_grace_ms;
+    size_t n_methods = 0;
+    const rpc_method *methods = cri_methods(&n_methods);
+    if (rpc_server_new(&d->rpc, &d->loop, &opts, methods, n_methods, d, &err) < 0 ||
+        rpc_server_listen_unix(d->rpc, d->cfg.listen, 0660, &err) < 0) {
+        log_error("daemon", "%s", err.msg);
+        return 1;
+    }
+    uv_signal_init(&d->loop, &d->sig_term);
+    uv_signal_init(&d->loop, &d->sig_int);
+    d->sig_term.data = d->sig_int.data = d;
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+
+    log_info("daemon", "cric %s serving CRI v1 on %s (root %s, state %s)", CRIC_VERSION,
+             d->cfg.listen, d->cfg.root, d->cfg.state);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+
+    rpc_server_free(d->rpc);
+    d->rpc = NULL;
+    uv_loop_close(&d->loop);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *command = NULL;
+    if (argc > 1 && argv[1][0] != '-') {
+        command = argv[1];
+        argv++;
+        argc--;
+    }
+    if (command && strcmp(command, "version") == 0) {
+        printf("cric %s (CRI v1)\n", CRIC_VERSION);
+        return 0;
+    }
+    if (command && strcmp(command, "config") != 0) {
+        fprintf(stderr, "cric: unknown command %s\n", command);
+        usage(stderr);
+        return 2;
+    }
+    cli_flags flags = {0};
+    cric_err err = {0};
+    if (parse_flags(argc, argv, &flags, &err) < 0 || optind != argc) {
+        fprintf(stderr, "cric: %s\n", err.msg[0] ? err.msg : "unexpected argument");
+        usage(stderr);
+        return 2;
+    }
+    cric_daemon d;
+    memset(&d, 0, sizeof(d));
+    d.root_lock_fd = d.socket_lock_fd = -1;
+    pthread_mutex_init(&d.mu, NULL);
+    if (build_config(&flags, &d.cfg, &err) < 0) {
+        fprintf(stderr, "cric: %s\n", err.msg);
+        config_free(&d.cfg);
+        return 2;
+    }
+    int rc = 0;
+    if (command) {
+        json_t *j = config_to_json(&d.cfg);
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(j);
+    } else {
+        log_setup(d.cfg.log_level, d.cfg.log_format);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        d.started_at_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        rc = run_daemon(&d);
+    }
+    if (d.root_lock_fd >= 0)
+        close(d.root_lock_fd);
+    if (d.socket_lock_fd >= 0)
+        close(d.socket_lock_fd);
+    free(d.pod_cidr);
+    config_free(&d.cfg);
+    pthread_mutex_destroy(&d.mu);
+    return rc;
+}
