@@ -10,6 +10,12 @@
 
 #include "daemon/config.h"
 #include "rpc/server.h"
+#include "store/db.h"
+
+/* Domain services, each owned by its folder (src/image, src/pod, src/ctr). */
+struct image_service;
+struct pod_service;
+struct ctr_service;
 
 typedef struct cric_daemon {
     cric_config cfg;
@@ -21,10 +27,21 @@ typedef struct cric_daemon {
     uv_signal_t sig_int;
     int64_t started_at_ns;
 
+    cric_db db; /* <root>/cric.db */
+    struct image_service *images;
+    struct pod_service *pods;
+    struct ctr_service *ctrs;
+
     /* Guards the fields below, which RPCs change at run time. */
     pthread_mutex_t mu;
     char *pod_cidr; /* from UpdateRuntimeConfig; persisted under state */
 } cric_daemon;
+
+/* Opens the database and starts every domain service (services.c); on failure
+ * whatever was started is stopped again. */
+int daemon_services_start(cric_daemon *d, cric_err *err);
+/* Stops the domain services and closes the database (after the RPC server). */
+void daemon_services_stop(cric_daemon *d);
 
 /* Records the pod CIDR (UpdateRuntimeConfig) in memory and under the state dir. */
 int daemon_set_pod_cidr(cric_daemon *d, const char *cidr, cric_err *err);

@@ -195,6 +195,10 @@ static int run_daemon(cric_daemon *d)
         return 1;
     }
     load_pod_cidr(d);
+    if (daemon_services_start(d, &err) < 0) {
+        log_error("daemon", "%s", err.msg);
+        return 1;
+    }
 
     /* libuv reads this once, when the pool first starts. */
     char workers[16];
@@ -231,6 +235,7 @@ static int run_daemon(cric_daemon *d)
 
     rpc_server_free(d->rpc);
     d->rpc = NULL;
+    daemon_services_stop(d);
     uv_loop_close(&d->loop);
     return 0;
 }

@@ -1,0 +1,23 @@
+/* Start-up and shut-down order of the domain services. Each service gets the
+ * config, the database and its own directories; the handlers reach them
+ * through the daemon context. */
+#include <stdio.h>
+
+#include "daemon/daemon.h"
+#include "util/log.h"
+
+int daemon_services_start(cric_daemon *d, cric_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/cric.db", d->cfg.root);
+    if (db_open(&d->db, path, err) < 0)
+        return -1;
+    /* Domain services start here, in dependency order: images, pods, containers. */
+    return 0;
+}
+
+void daemon_services_stop(cric_daemon *d)
+{
+    /* Domain services stop here, in reverse order. */
+    db_close(&d->db);
+}
