@@ -11,5 +11,11 @@ CRI_DECLARE(version);
 CRI_DECLARE(status);
 CRI_DECLARE(runtime_config);
 CRI_DECLARE(update_runtime_config);
+CRI_DECLARE(run_pod_sandbox);
+CRI_DECLARE(stop_pod_sandbox);
+CRI_DECLARE(remove_pod_sandbox);
+CRI_DECLARE(pod_sandbox_status);
+CRI_DECLARE(list_pod_sandbox);
+CRI_DECLARE(stream_pod_sandboxes);
 
 #endif

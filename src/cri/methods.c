@@ -11,12 +11,12 @@
  * with their name until their issue lands. */
 static const rpc_method methods[] = {
     {RT "Version", cri_version, RPC_METHOD_INLINE},
-    {RT "RunPodSandbox", TODO, 0},
-    {RT "StopPodSandbox", TODO, 0},
-    {RT "RemovePodSandbox", TODO, 0},
-    {RT "PodSandboxStatus", TODO, 0},
-    {RT "ListPodSandbox", TODO, 0},
-    {RT "StreamPodSandboxes", TODO, STREAM},
+    {RT "RunPodSandbox", cri_run_pod_sandbox, 0},
+    {RT "StopPodSandbox", cri_stop_pod_sandbox, 0},
+    {RT "RemovePodSandbox", cri_remove_pod_sandbox, 0},
+    {RT "PodSandboxStatus", cri_pod_sandbox_status, 0},
+    {RT "ListPodSandbox", cri_list_pod_sandbox, 0},
+    {RT "StreamPodSandboxes", cri_stream_pod_sandboxes, STREAM},
     {RT "CreateContainer", TODO, 0},
     {RT "StartContainer", TODO, 0},
     {RT "StopContainer", TODO, 0},

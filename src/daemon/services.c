@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "daemon/daemon.h"
+#include "pod/pod.h"
 #include "util/log.h"
 
 int daemon_services_start(cric_daemon *d, cric_err *err)
@@ -13,11 +14,17 @@ int daemon_services_start(cric_daemon *d, cric_err *err)
     if (db_open(&d->db, path, err) < 0)
         return -1;
     /* Domain services start here, in dependency order: images, pods, containers. */
+    if (pod_service_new(&d->pods, &d->cfg, &d->db, err) < 0) {
+        daemon_services_stop(d);
+        return -1;
+    }
     return 0;
 }
 
 void daemon_services_stop(cric_daemon *d)
 {
     /* Domain services stop here, in reverse order. */
+    pod_service_free(d->pods);
+    d->pods = NULL;
     db_close(&d->db);
 }

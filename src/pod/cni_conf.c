@@ -1,6 +1,7 @@
 #include "pod/cni_conf.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -96,4 +97,34 @@ int cni_conf_pick(const char *conf_dir, char **path, cric_err *err)
         cric_err_set(err, CRIC_ERR_NOT_FOUND, "no valid CNI network config in %s (%.900s)",
                      conf_dir, last_problem);
     return rc;
+}
+
+int cni_conf_load(const char *conf_dir, json_t **list, char **path_out, cric_err *err)
+{
+    _cleanup_free_ char *path = NULL;
+    if (cni_conf_pick(conf_dir, &path, err) < 0)
+        return -1;
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    if (fs_read_file(path, CNI_CONF_MAX, &text, &len, err) < 0)
+        return -1;
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    if (!root)
+        return cric_err_set(err, CRIC_ERR_INVALID, "%s: line %d: %s", path, jerr.line, jerr.text);
+    if (!json_is_array(json_object_get(root, "plugins"))) {
+        json_t *version = json_object_get(root, "cniVersion");
+        json_t *wrapped = json_pack("{s:O?, s:O, s:[O]}", "cniVersion", version, "name",
+                                    json_object_get(root, "name"), "plugins", root);
+        json_decref(root);
+        if (!wrapped)
+            return cric_err_set(err, CRIC_ERR_INVALID, "%s: cannot convert to a list", path);
+        root = wrapped;
+    }
+    if (!json_is_string(json_object_get(root, "cniVersion")))
+        json_object_set_new(root, "cniVersion", json_string("0.4.0"));
+    *list = root;
+    if (path_out)
+        *path_out = TAKE_PTR(path);
+    return 0;
 }

@@ -1,0 +1,25 @@
+/* The infra process (cric-pause) that holds a pod's shared PID namespace. */
+#ifndef CRIC_POD_INFRA_H
+#define CRIC_POD_INFRA_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+/* Finds cric-pause: next to the cric binary, in the build tree
+ * (<build>/src/pod/pause), then /usr/local/libexec/cric and /usr/libexec/cric.
+ * *path is malloc'd. */
+int infra_find_binary(char **path, cric_err *err);
+
+/* Starts it joined to the given namespaces ("" = the host's); returns its
+ * host pid and kernel start time (to recognise it after pid reuse). */
+int infra_start(const char *binary, const char *netns, const char *ipcns, const char *utsns,
+                pid_t *pid, unsigned long long *start_time, cric_err *err);
+/* The process's start time from /proc/<pid>/stat; 0 if it is gone (or a zombie). */
+unsigned long long infra_start_time(pid_t pid);
+/* SIGKILLs it (when pid and start time still match) and waits until it is
+ * gone (up to 2 s). Success when it was gone already. */
+int infra_kill(pid_t pid, unsigned long long start_time, cric_err *err);
+
+#endif
