@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "ids.h"
 
 #include <errno.h>
