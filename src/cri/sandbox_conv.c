@@ -22,8 +22,9 @@ Runtime__V1__PodSandbox *cri_pod_summary(cri_arena *a, const pod_info *p)
     s->state = p->ready ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                         : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
     s->created_at = p->created_at;
-    CRI_FILL_MAP(a, Runtime__V1__PodSandbox__LabelsEntry, runtime__v1__pod_sandbox__labels_entry__init,
-                 p->label_keys, p->label_values, p->n_labels, s->labels, s->n_labels);
+    CRI_FILL_MAP(a, Runtime__V1__PodSandbox__LabelsEntry,
+                 runtime__v1__pod_sandbox__labels_entry__init, p->label_keys, p->label_values,
+                 p->n_labels, s->labels, s->n_labels);
     CRI_FILL_MAP(a, Runtime__V1__PodSandbox__AnnotationsEntry,
                  runtime__v1__pod_sandbox__annotations_entry__init, p->annotation_keys,
                  p->annotation_values, p->n_annotations, s->annotations, s->n_annotations);

@@ -139,8 +139,7 @@ int cgroup_parent_relpath(const char *parent, char *buf, size_t size, cric_err *
                 continue;
             if (i == 0)
                 continue;
-            int w = snprintf(buf + off, size - off, "%s%.*s.slice", off ? "/" : "", (int)i,
-                             parent);
+            int w = snprintf(buf + off, size - off, "%s%.*s.slice", off ? "/" : "", (int)i, parent);
             if (w < 0 || (size_t)w >= size - off)
                 return cric_err_set(err, CRIC_ERR_INVALID, "cgroup_parent: too long");
             off += (size_t)w;
@@ -249,7 +248,7 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, 
         size_t base = strlen(dirs[i]) - strlen(rel);
         char path[CG_PATH_MAX];
         snprintf(path, sizeof(path), "%s", dirs[i]);
-        for (size_t k = base; ; k++) {
+        for (size_t k = base;; k++) {
             if (path[k] != '/' && path[k] != '\0')
                 continue;
             char saved = path[k];

@@ -15,8 +15,7 @@ static int find_plugin(const cni_runtime *rt, const char *type, char *path, size
                        cric_err *err)
 {
     if (!name_is_safe_component(type, strlen(type), 128))
-        return cric_err_set(err, CRIC_ERR_INVALID, "CNI plugin type %.80s: not a file name",
-                            type);
+        return cric_err_set(err, CRIC_ERR_INVALID, "CNI plugin type %.80s: not a file name", type);
     for (size_t i = 0; i < rt->n_bin_dirs; i++) {
         snprintf(path, size, "%s/%s", rt->bin_dirs[i], type);
         if (access(path, X_OK) == 0)
@@ -27,8 +26,8 @@ static int find_plugin(const cni_runtime *rt, const char *type, char *path, size
 }
 
 /* One plugin call; on ADD success *result is its parsed stdout. */
-static int exec_plugin(const cni_runtime *rt, const char *command, json_t *conf,
-                       json_t **result, cric_err *err)
+static int exec_plugin(const cni_runtime *rt, const char *command, json_t *conf, json_t **result,
+                       cric_err *err)
 {
     const char *type = json_string_value(json_object_get(conf, "type"));
     if (!type)
@@ -53,8 +52,14 @@ static int exec_plugin(const cni_runtime *rt, const char *command, json_t *conf,
     snprintf(e_path, sizeof(e_path), "CNI_PATH=%s", cni_path);
     if (asprintf(&e_args, "CNI_ARGS=%s", rt->cni_args ? rt->cni_args : "") < 0)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "CNI plugin %s: out of memory", type);
-    char *envp[] = {e_cmd, e_id, e_netns, e_if, e_path, e_args,
-                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    char *envp[] = {e_cmd,
+                    e_id,
+                    e_netns,
+                    e_if,
+                    e_path,
+                    e_args,
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    NULL};
     char *argv[] = {(char *)type, NULL};
     spawn_result res;
     if (spawn_run(path, argv, envp, in, strlen(in), rt->timeout_ms, &res, err) < 0)
@@ -66,14 +71,13 @@ static int exec_plugin(const cni_runtime *rt, const char *command, json_t *conf,
         const char *msg = json_string_value(json_object_get(e, "msg"));
         const char *details = json_string_value(json_object_get(e, "details"));
         if (res.exit_code < 0)
-            rc = cric_err_set(err, CRIC_ERR_UNAVAILABLE, "CNI %s %s: killed by signal %d",
-                              command, type, res.signal);
+            rc = cric_err_set(err, CRIC_ERR_UNAVAILABLE, "CNI %s %s: killed by signal %d", command,
+                              type, res.signal);
         else
-            rc = cric_err_set(err, CRIC_ERR_UNAVAILABLE, "CNI %s %s: exit %d: %.300s%s%.200s%s%.200s",
-                              command, type, res.exit_code,
-                              msg ? msg : (res.out_len ? res.out : ""), details ? ": " : "",
-                              details ? details : "", res.err_len ? " stderr: " : "",
-                              res.errout);
+            rc = cric_err_set(
+                err, CRIC_ERR_UNAVAILABLE, "CNI %s %s: exit %d: %.300s%s%.200s%s%.200s", command,
+                type, res.exit_code, msg ? msg : (res.out_len ? res.out : ""), details ? ": " : "",
+                details ? details : "", res.err_len ? " stderr: " : "", res.errout);
         json_decref(e);
     } else if (result) {
         json_error_t jerr;

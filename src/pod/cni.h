@@ -13,9 +13,9 @@ typedef struct cni_runtime {
     char *const *bin_dirs;
     size_t n_bin_dirs;
     const char *container_id, *netns, *ifname;
-    const char *cni_args;       /* "IgnoreUnknown=1;K8S_POD_NAMESPACE=...;..." */
-    json_t *runtime_config;     /* capability args by name, e.g. portMappings; may be NULL */
-    int timeout_ms;             /* per plugin call */
+    const char *cni_args;   /* "IgnoreUnknown=1;K8S_POD_NAMESPACE=...;..." */
+    json_t *runtime_config; /* capability args by name, e.g. portMappings; may be NULL */
+    int timeout_ms;         /* per plugin call */
 } cni_runtime;
 
 /* ADD through every plugin of the list; *result is the last plugin's result.

@@ -90,7 +90,8 @@ int cni_result_ips(json_t *result, char ***ips_out, size_t *n_out, cric_err *err
     /* CNI 0.2.0: {"ip4": {"ip": "10.1.2.3/16"}, "ip6": {...}} */
     const char *legacy[2] = {"ip4", "ip6"};
     for (int l = 0; l < 2 && nc < MAX_IPS; l++) {
-        const char *addr = json_string_value(json_object_get(json_object_get(result, legacy[l]), "ip"));
+        const char *addr =
+            json_string_value(json_object_get(json_object_get(result, legacy[l]), "ip"));
         if (!addr)
             continue;
         fams[nc] = addr_family(addr, bufs[nc], sizeof(bufs[nc]));

@@ -93,8 +93,7 @@ int etc_resolv_conf(const char *const *servers, size_t n_servers, const char *co
                                 "dns_config: search %.80s is not a domain name", searches[i]);
     for (size_t i = 0; i < n_options; i++)
         if (!is_token(options[i]))
-            return cric_err_set(err, CRIC_ERR_INVALID, "dns_config: bad option %.80s",
-                                options[i]);
+            return cric_err_set(err, CRIC_ERR_INVALID, "dns_config: bad option %.80s", options[i]);
     sbuf b = {0};
     sb_add(&b, "");
     for (size_t i = 0; i < n_servers; i++) {

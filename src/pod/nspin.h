@@ -14,7 +14,7 @@
 typedef struct nspin_request {
     const char *ns_dir; /* <sandbox>/ns, exists */
     bool net, ipc, uts;
-    const char *hostname; /* set in the new UTS namespace */
+    const char *hostname;  /* set in the new UTS namespace */
     const pod_kv *sysctls; /* validated */
     size_t n_sysctls;
 } nspin_request;

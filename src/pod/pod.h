@@ -80,9 +80,9 @@ typedef struct pod_info { /* a snapshot copy; caller frees with pod_info_free */
     char id[65];
     char *name, *namespace_, *uid;
     uint32_t attempt;
-    bool ready;            /* READY vs NOTREADY */
-    int64_t created_at;    /* ns since the epoch */
-    char *runtime_handler; /* resolved handler name */
+    bool ready;                       /* READY vs NOTREADY */
+    int64_t created_at;               /* ns since the epoch */
+    char *runtime_handler;            /* resolved handler name */
     int net_mode, ipc_mode, pid_mode; /* POD_NS_* */
     char *target_id;
     char *netns_path, *ipcns_path, *utsns_path; /* "" when the host's namespace is used */
@@ -91,7 +91,7 @@ typedef struct pod_info { /* a snapshot copy; caller frees with pod_info_free */
     char *hostname, *hostname_path, *hosts_path, *resolv_path, *shm_path; /* shm "" = host IPC */
     char *cgroup_parent; /* as given (cgroupfs path) */
     char *log_directory;
-    char *sandbox_dir;   /* <state>/sandboxes/<id> */
+    char *sandbox_dir; /* <state>/sandboxes/<id> */
     char **sysctl_keys, **sysctl_values;
     size_t n_sysctls;
     char **label_keys, **label_values;

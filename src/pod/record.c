@@ -149,8 +149,7 @@ pod_info *record_from_json(json_t *j)
     p->cgroup_parent = gs(j, "cgroup_parent", &ok);
     p->log_directory = gs(j, "log_directory", &ok);
     p->sandbox_dir = gs(j, "sandbox_dir", &ok);
-    kv_load(json_object_get(j, "sysctls"), &p->sysctl_keys, &p->sysctl_values, &p->n_sysctls,
-            &ok);
+    kv_load(json_object_get(j, "sysctls"), &p->sysctl_keys, &p->sysctl_values, &p->n_sysctls, &ok);
     kv_load(json_object_get(j, "labels"), &p->label_keys, &p->label_values, &p->n_labels, &ok);
     kv_load(json_object_get(j, "annotations"), &p->annotation_keys, &p->annotation_values,
             &p->n_annotations, &ok);
@@ -255,8 +254,8 @@ bool pod_labels_match(const pod_kv *selector, size_t n_selector, char *const *ke
     for (size_t i = 0; i < n_selector; i++) {
         bool found = false;
         for (size_t k = 0; k < n_labels && !found; k++)
-            found = strcmp(selector[i].key, keys[k]) == 0 &&
-                    strcmp(selector[i].value, values[k]) == 0;
+            found =
+                strcmp(selector[i].key, keys[k]) == 0 && strcmp(selector[i].value, values[k]) == 0;
         if (!found)
             return false;
     }

@@ -98,8 +98,8 @@ int spawn_run(const char *path, char *const argv[], char *const envp[], const ch
     size_t written = 0;
     bool timed_out = false, oom = false;
     while (pipes[0][1] >= 0 || pipes[1][0] >= 0 || pipes[2][0] >= 0) {
-        struct pollfd pfd[3] = {{pipes[0][1], POLLOUT, 0}, {pipes[1][0], POLLIN, 0},
-                                {pipes[2][0], POLLIN, 0}};
+        struct pollfd pfd[3] = {
+            {pipes[0][1], POLLOUT, 0}, {pipes[1][0], POLLIN, 0}, {pipes[2][0], POLLIN, 0}};
         int64_t left = deadline - now_ms();
         if (left <= 0) {
             timed_out = true;
@@ -149,8 +149,7 @@ int spawn_run(const char *path, char *const argv[], char *const envp[], const ch
     }
     if (oom || !res->out || !res->errout) {
         spawn_result_free(res);
-        return cric_err_set(err, CRIC_ERR_RESOURCE, "%s: out of memory reading its output",
-                            path);
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "%s: out of memory reading its output", path);
     }
     if (WIFEXITED(status)) {
         res->exit_code = WEXITSTATUS(status);

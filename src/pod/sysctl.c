@@ -35,8 +35,8 @@ sysctl_ns sysctl_namespace(const char *key)
     return SYSCTL_NS_NONE;
 }
 
-int sysctl_validate(const char *key, const char *value, bool own_net, bool own_ipc,
-                    bool own_uts, cric_err *err)
+int sysctl_validate(const char *key, const char *value, bool own_net, bool own_ipc, bool own_uts,
+                    cric_err *err)
 {
     size_t n = strlen(key);
     if (n == 0 || n > SYSCTL_KEY_MAX)

@@ -16,8 +16,8 @@ typedef enum { SYSCTL_NS_NONE = 0, SYSCTL_NS_NET, SYSCTL_NS_IPC, SYSCTL_NS_UTS }
 sysctl_ns sysctl_namespace(const char *key);
 
 /* Validates key and value against the namespaces the pod owns. */
-int sysctl_validate(const char *key, const char *value, bool own_net, bool own_ipc,
-                    bool own_uts, cric_err *err);
+int sysctl_validate(const char *key, const char *value, bool own_net, bool own_ipc, bool own_uts,
+                    cric_err *err);
 
 /* "/proc/sys/" + key with '.' separators turned into '/' (a key that already
  * uses '/' keeps its dots, as in net/ipv4/conf/eth0.100/forwarding). */

@@ -12,7 +12,7 @@ typedef struct sandbox_row {
     const char *id; /* 64 hex */
     const char *name, *namespace_, *uid;
     uint32_t attempt;
-    int state;      /* pod service's state code */
+    int state; /* pod service's state code */
     int64_t created_at;
     const char *data; /* JSON */
 } sandbox_row;

@@ -27,9 +27,8 @@ static void validation(void **state)
 {
     (void)state;
     cric_err err = {0};
-    assert_int_equal(sysctl_validate("net.ipv4.ip_unprivileged_port_start", "0", true, true, true,
-                                     &err),
-                     0);
+    assert_int_equal(
+        sysctl_validate("net.ipv4.ip_unprivileged_port_start", "0", true, true, true, &err), 0);
     assert_int_equal(
         sysctl_validate("net.ipv4.ip_unprivileged_port_start", "0", false, true, true, &err), -1);
     assert_int_equal(err.kind, CRIC_ERR_INVALID);
