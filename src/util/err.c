@@ -46,10 +46,14 @@ int cric_err_prefix(cric_err *err, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return -1;
-    char old[CRIC_ERR_MSG_MAX];
-    memcpy(old, err->msg, sizeof(old));
-    old[sizeof(old) - 1] = '\0';
-    snprintf(err->msg, sizeof(err->msg), "%s%s", head, old);
+    /* Shift the old message right to make room for the prefix; both may be cut. */
+    size_t hlen = (size_t)n < sizeof(err->msg) - 1 ? (size_t)n : sizeof(err->msg) - 1;
+    size_t olen = strnlen(err->msg, sizeof(err->msg) - 1);
+    if (hlen + olen > sizeof(err->msg) - 1)
+        olen = sizeof(err->msg) - 1 - hlen;
+    memmove(err->msg + hlen, err->msg, olen);
+    memcpy(err->msg, head, hlen);
+    err->msg[hlen + olen] = '\0';
     if (err->kind == CRIC_ERR_NONE)
         err->kind = CRIC_ERR_INTERNAL;
     return -1;
