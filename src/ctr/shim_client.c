@@ -487,6 +487,64 @@ int shim_attach_connect(const char *state_dir, unsigned flags, cric_err *err)
     return TAKE_FD(fd);
 }
 
+int shim_watch_connect(const char *state_dir, cric_err *err)
+{
+    _cleanup_close_ int fd = shim_connect(state_dir, err);
+    if (fd < 0)
+        return -1;
+    uint8_t f = 0; /* attached for nothing but the exit */
+    if (send_frame(fd, SHIM_MSG_ATTACH, &f, 1, err) < 0)
+        return -1;
+    return TAKE_FD(fd);
+}
+
+int shim_wait_exit(const char *state_dir, int timeout_ms, struct shim_exit *out, cric_err *err)
+{
+    if (exit_file_exists(state_dir))
+        return shim_read_exit(state_dir, out, err);
+    cric_err cerr;
+    _cleanup_close_ int fd = shim_watch_connect(state_dir, &cerr);
+    if (fd < 0) {
+        if (exit_file_exists(state_dir))
+            return shim_read_exit(state_dir, out, err);
+        if (err)
+            *err = cerr;
+        if (err && cerr.kind == CRIC_ERR_PRECONDITION)
+            cric_err_set(err, CRIC_ERR_NOT_FOUND, "%s: no live shim and no exit record", state_dir);
+        return -1;
+    }
+    int64_t deadline = timeout_ms < 0 ? 0 : mono_ms() + timeout_ms;
+    for (;;) {
+        int wait = -1;
+        if (timeout_ms >= 0) {
+            int64_t left = deadline - mono_ms();
+            if (left <= 0)
+                return cric_err_set(err, CRIC_ERR_TIMEOUT,
+                                    "%s: container still running after %d ms", state_dir,
+                                    timeout_ms);
+            wait = (int)left;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, wait);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return cric_err_errno(err, errno, "%s: wait", state_dir);
+        if (r == 0)
+            continue;
+        uint8_t buf[256];
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        /* any byte is the EXIT frame (nothing else is sent to a watcher), EOF
+         * means the shim is gone: either way the exit file decides */
+        break;
+    }
+    if (exit_file_exists(state_dir))
+        return shim_read_exit(state_dir, out, err);
+    return cric_err_set(err, CRIC_ERR_NOT_FOUND, "%s: shim died without an exit record", state_dir);
+}
+
 int shim_send_stdin(int fd, const void *data, size_t len, cric_err *err)
 {
     const char *p = data;

@@ -30,8 +30,11 @@ struct shim_launch_opts {
     const char *runtime_path;  /* OCI runtime binary (absolute, or a name in PATH) */
     const char *runtime_root;  /* NULL or "": the runtime's default --root */
     const char *log_path;      /* absolute CRI log file; NULL: no log */
-    const char *memory_cgroup; /* the container's memory cgroup directory (v1 or v2)
-                                  for OOM detection; NULL: not detected */
+    const char *memory_cgroup; /* the container's memory cgroup directory for OOM
+                                  detection: <memory v1 mount>/<cgroupsPath> on v1 and
+                                  hybrid hosts, <v2 mount>/<cgroupsPath> on pure v2
+                                  (mounts: cgroup_mounts_detect in src/pod/cgroup.h);
+                                  NULL: OOM kills are not detected */
     bool tty;
     bool stdin_open;
     bool stdin_once;
@@ -97,6 +100,17 @@ int shim_attach_connect(const char *state_dir, unsigned flags, cric_err *err);
 int shim_send_stdin(int fd, const void *data, size_t len, cric_err *err);
 int shim_send_close_stdin(int fd, cric_err *err);
 int shim_send_resize(int fd, unsigned rows, unsigned cols, cric_err *err);
+
+/* Watching for the exit: an fd that becomes readable when the container's
+ * init has exited and the exit file is written (a SHIM_MSG_EXIT frame, then
+ * EOF), or with EOF alone if the shim dies. Suits an event loop (one fd per
+ * container); PRECONDITION when there is no live shim (see shim_check). */
+int shim_watch_connect(const char *state_dir, cric_err *err);
+
+/* Blocks until the container has exited (then fills *out) or timeout_ms
+ * passes (TIMEOUT; timeout_ms < 0 waits forever). Returns at once when the
+ * exit file is already there. NOT_FOUND when the shim is gone without one. */
+int shim_wait_exit(const char *state_dir, int timeout_ms, struct shim_exit *out, cric_err *err);
 
 /* The cric-shim binary: next to the running executable, else (build tree)
  * ../shim/cric-shim relative to it. */

@@ -155,8 +155,11 @@ static bool client_flush(struct shim_client *c)
     return true;
 }
 
-static void close_stdin(struct shim *s)
+static void write_stdin(struct shim *s);
+
+static void close_stdin_now(struct shim *s)
 {
+    s->stdin_close_pending = false;
     if (s->in_fd < 0)
         return;
     if (s->o.tty) {
@@ -170,6 +173,15 @@ static void close_stdin(struct shim *s)
     free(s->in_buf);
     s->in_buf = NULL;
     s->in_len = 0;
+}
+
+/* Closes the container's stdin once what clients sent has been written. */
+static void close_stdin(struct shim *s)
+{
+    s->stdin_close_pending = true;
+    write_stdin(s);
+    if (s->in_len == 0)
+        close_stdin_now(s);
 }
 
 static void client_drop(struct shim *s, size_t i)
@@ -276,7 +288,7 @@ static bool client_frame(struct shim *s, struct shim_client *c)
     case SHIM_MSG_STDIN:
         if (!c->attach || !(c->flags & SHIM_ATTACH_STDIN))
             return true; /* ignored: not attached for stdin */
-        if (s->in_fd < 0)
+        if (s->in_fd < 0 || s->stdin_close_pending)
             return true;
         if (!s->in_buf) {
             s->in_buf = malloc(SHIM_STDIN_BUF_MAX);
@@ -418,6 +430,9 @@ static void write_stdin(struct shim *s)
                 close(s->in_fd);
             s->in_fd = -1;
             s->in_len = 0;
+            s->stdin_close_pending = false;
+            free(s->in_buf);
+            s->in_buf = NULL;
             return;
         }
         memmove(s->in_buf, s->in_buf + n, s->in_len - (size_t)n);
@@ -427,6 +442,8 @@ static void write_stdin(struct shim *s)
         free(s->in_buf);
         s->in_buf = NULL;
     }
+    if (s->in_len == 0 && s->stdin_close_pending)
+        close_stdin_now(s);
 }
 
 static void finish(struct shim *s)

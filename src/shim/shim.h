@@ -54,7 +54,7 @@ struct shim {
     int in_fd;  /* container stdin write end (the pty master with a tty); -1 closed */
     uint8_t *in_buf;
     size_t in_len;
-    bool stdin_once_used; /* an attach client with stdin has been seen */
+    bool stdin_close_pending; /* close once in_buf is written */
 
     int log_fd;
     bool log_failing;

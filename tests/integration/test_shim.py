@@ -198,9 +198,16 @@ def test_signal_recorded(make, runtime):
     c = make(runtime, ["/bin/sleep", "1000"]).run()
     st = driver("state", c.state).stdout
     assert "status running" in st and ("pid %d" % c.pid) in st
+    p = driver("wait", c.state, "200", check=False)
+    assert p.returncode == 1 and p.stdout.startswith("timeout:"), p.stdout
+    waiter = subprocess.Popen([DRIVER, "wait", c.state, "20000"], stdout=subprocess.PIPE,
+                              text=True)
+    time.sleep(0.2)
     c.rt("kill", c.id, "KILL")
+    assert waiter.communicate(timeout=20)[0].strip() == "exit_code 137 signal 9 oom_killed 0"
     ex = c.wait_exit()
     assert ex["signal"] == 9 and ex["exit_code"] == 137 and not ex["oom_killed"]
+    assert driver("wait", c.state, "0").stdout.startswith("exit_code 137")
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -302,6 +309,18 @@ def test_attach_two_clients_stdin_to_cat(make, runtime):
     assert a.exit == 0 and b.err == b"done\n"
     assert c.wait_exit()["exit_code"] == 0
     assert lines_of(c.records(), "stdout") == [("F", "hello"), ("F", "world")]
+
+
+def test_stdin_large_then_close_is_not_truncated(make):
+    """Input is written in full (with back-pressure) before close-stdin takes effect."""
+    c = make("crun", ["/bin/sh", "-c", "sleep 0.2; wc -c"], stdin=True).run()
+    a = Attach(c.state, ATTACH_STDIN | ATTACH_STDOUT)
+    data = bytes(range(256)) * 800  # 204800 bytes, more than the pipe and the shim buffer
+    for off in range(0, len(data), 32768):
+        a.send(MSG_STDIN, data[off:off + 32768])
+    a.send(MSG_CLOSE_STDIN)
+    assert a.pump_until(lambda: a.exit is not None)
+    assert a.out.strip() == b"204800" and a.exit == 0
 
 
 def test_stdin_once_closes_after_first_client(make):

@@ -5,6 +5,7 @@
  *                      [--stdin-once] [--timeout MS]        -> "pid N"
  *   shim_driver starting|reopen|state|exit|check STATE_DIR
  *   shim_driver resize STATE_DIR ROWS COLS
+ *   shim_driver wait STATE_DIR TIMEOUT_MS
  *   shim_driver probe RUNTIME [FALLBACK]                      -> chosen runtime
  * Prints the error message and exits 1 on failure. */
 #include <stdio.h>
@@ -99,6 +100,13 @@ int main(int argc, char **argv)
                "%lld\n",
                (int)e.pid, e.exit_code, e.signal, e.oom_killed, (long long)e.created_at,
                (long long)e.started_at, (long long)e.finished_at);
+        return 0;
+    }
+    if (!strcmp(cmd, "wait") && argc == 4) {
+        struct shim_exit e;
+        if (shim_wait_exit(dir, atoi(argv[3]), &e, &err) < 0)
+            return fail(&err);
+        printf("exit_code %d signal %d oom_killed %d\n", e.exit_code, e.signal, e.oom_killed);
         return 0;
     }
     if (!strcmp(cmd, "check")) {
