@@ -10,7 +10,20 @@
  *
  * Long-lived server streams (event subscriptions) call rpc_call_detach(): the
  * handler may then return, the stream stays open, any thread may keep calling
- * rpc_call_send(), and rpc_call_finish() ends it. */
+ * rpc_call_send(), and rpc_call_finish() ends it.
+ *
+ * rpc_server_new, rpc_server_listen_unix, rpc_server_shutdown and
+ * rpc_server_free are called on the loop thread, never from a handler.
+ *
+ * Wire behaviour: every request (unary or server-streaming) carries exactly
+ * one message; none, two, or a stream that ends inside a message is INTERNAL
+ * (as grpc-java and grpc-go answer). A request message over max_recv_msg_size
+ * is RESOURCE_EXHAUSTED as soon as its length prefix arrives; a compressed
+ * message or a grpc-encoding other than identity is UNIMPLEMENTED; an unknown
+ * path is UNIMPLEMENTED naming it; a method other than POST gets HTTP 405, a
+ * content-type other than application/grpc[+...|;...] HTTP 415 (both with
+ * grpc-status INTERNAL); a malformed grpc-timeout is INTERNAL. Early errors use
+ * a Trailers-Only response. */
 #ifndef CRIC_RPC_SERVER_H
 #define CRIC_RPC_SERVER_H
 
@@ -57,9 +70,12 @@ typedef struct rpc_call rpc_call;
 typedef struct rpc_server rpc_server;
 
 /* Runs on a worker thread (or the loop thread for RPC_METHOD_INLINE). req is
- * the decompressed message payload (without the 5-byte gRPC prefix) and is valid
- * until the handler returns. Returning with status->code != RPC_OK sends no
- * further messages. */
+ * the message payload (without the 5-byte gRPC prefix; never NULL, even when
+ * req_len is 0) and is valid until the handler returns. status starts as OK
+ * with an empty message. A unary handler returning OK must have sent exactly
+ * one message (else the client gets INTERNAL). Returning with status->code !=
+ * RPC_OK sends no further messages; a unary call then drops its message, a
+ * stream keeps the ones already sent. */
 typedef void (*rpc_handler_fn)(rpc_call *call, void *user, const uint8_t *req, size_t req_len,
                                rpc_status *status);
 
@@ -74,17 +90,20 @@ typedef struct rpc_method {
     unsigned flags;
 } rpc_method;
 
+/* Start from rpc_server_opts_default(); zero sizes or counts are invalid. */
 typedef struct rpc_server_opts {
-    size_t max_recv_msg_size;      /* default 16 MiB */
-    size_t max_send_msg_size;      /* default 16 MiB */
+    size_t max_recv_msg_size;        /* default 16 MiB, at most 512 MiB */
+    size_t max_send_msg_size;        /* default 16 MiB */
     uint32_t max_concurrent_streams; /* per connection, default 1000 */
-    uint32_t max_connections;      /* default 1024 */
-    unsigned shutdown_grace_ms;    /* in-flight calls get this long on shutdown, default 5000 */
+    uint32_t max_connections;        /* default 1024 */
+    unsigned shutdown_grace_ms;      /* in-flight calls get this long on shutdown, default 5000 */
 } rpc_server_opts;
 
 void rpc_server_opts_default(rpc_server_opts *o);
 
-/* methods must outlive the server. user is passed to every handler. */
+/* methods must outlive the server. user is passed to every handler. opts may
+ * be NULL for the defaults. Call on the loop thread: its id tells
+ * rpc_call_send which callers must not block. */
 int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_server_opts *opts,
                    const rpc_method *methods, size_t n_methods, void *user, cric_err *err);
 
@@ -93,9 +112,12 @@ int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_server_opts *opt
  * file too; this is the second line of defence). A stale socket file is removed. */
 int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_err *err);
 
-/* Stops accepting, lets in-flight calls finish for up to shutdown_grace_ms,
- * then cancels the rest, closes every connection and unlinks the socket. done
- * runs on the loop thread when everything is closed. */
+/* Stops accepting, unlinks the socket, sends GOAWAY, ends detached streams at
+ * once (UNAVAILABLE; their on_cancel runs), lets running calls finish for up to
+ * shutdown_grace_ms, then cancels the rest (UNAVAILABLE) and closes every
+ * connection. done runs on the loop thread when everything is closed and every
+ * handler has returned (a handler that ignores rpc_call_cancelled() delays
+ * it); done may free the server. */
 void rpc_server_shutdown(rpc_server *s, void (*done)(void *arg), void *arg);
 
 /* Frees the server; only after shutdown's done callback ran. */
@@ -104,9 +126,13 @@ void rpc_server_free(rpc_server *s);
 /* ---- for handlers (thread-safe unless noted) ---- */
 
 /* Queues one response message. Blocks the calling worker while the stream's
- * outbound queue is over its bound (back-pressure). Returns -1 when the call
- * is cancelled, past its deadline, or the message exceeds max_send_msg_size
- * (then the call ends with RESOURCE_EXHAUSTED). */
+ * outbound queue is over its bound (4 MiB or 64 messages: back-pressure).
+ * Returns -1 when the call is cancelled, past its deadline, or already ended,
+ * or the message exceeds max_send_msg_size (then the call ends with
+ * RESOURCE_EXHAUSTED), or a unary call sends a second message (INTERNAL).
+ * On the loop thread (inline handlers, loop timers of detached streams) it
+ * never blocks; a stream whose client stops reading then ends with
+ * RESOURCE_EXHAUSTED once 16 MiB or 65536 messages are queued. */
 int rpc_call_send(rpc_call *call, const uint8_t *msg, size_t len);
 
 /* True once the client cancelled, disconnected, or the deadline passed. */
@@ -115,11 +141,15 @@ bool rpc_call_cancelled(const rpc_call *call);
 /* Milliseconds left before the deadline, or -1 when there is none. */
 int64_t rpc_call_remaining_ms(const rpc_call *call);
 
-/* Server streams only; call from the handler before it returns. Keeps the
- * stream open after the handler returns (the returned status is then ignored).
- * on_cancel (may be NULL) runs once on the loop thread if the client goes away
- * first; after it runs, rpc_call_send fails. The owner must eventually call
- * rpc_call_finish exactly once, also after on_cancel. */
+/* Server streams only (ignored, with an error logged, for unary methods); call
+ * from the handler before it returns. Keeps the stream open after the handler
+ * returns (the returned status is then ignored). on_cancel (may be NULL) runs
+ * once on the loop thread, after the handler returned, if the call ends before
+ * rpc_call_finish (client gone, deadline, shutdown); after it runs,
+ * rpc_call_send fails. The owner must eventually call rpc_call_finish exactly
+ * once, also after on_cancel; if it may call rpc_call_finish from another
+ * thread, it must itself serialise that with its on_cancel. rpc_call_finish's
+ * status is dropped when the call has already ended. */
 void rpc_call_detach(rpc_call *call, void (*on_cancel)(rpc_call *call, void *arg), void *arg);
 void rpc_call_finish(rpc_call *call, const rpc_status *status);
 

@@ -1,0 +1,124 @@
+/* The unix socket listener: refuses a path another live server answers on,
+ * replaces a stale socket file, sets the mode, and accepts connections. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rpc/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+/* Is a server accepting on path? A full backlog (EAGAIN) counts as alive. */
+static int socket_alive(const char *path, bool *alive, cric_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return cric_err_errno(err, errno, "socket %s: probe", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN ||
+        errno == EINPROGRESS) {
+        *alive = true;
+        return 0;
+    }
+    if (errno == ECONNREFUSED || errno == ENOENT) {
+        *alive = false;
+        return 0;
+    }
+    return cric_err_errno(err, errno, "socket %s: probe", path);
+}
+
+/* Makes path free for bind: creates the parent directory, removes a stale
+ * socket, refuses anything else. */
+static int prepare_path(const char *path, cric_err *err)
+{
+    _cleanup_free_ char *dir = strdup(path);
+    if (!dir)
+        return cric_err_errno(err, ENOMEM, "socket %s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (fs_mkdir_p(dir, 0755, err) < 0)
+            return cric_err_prefix(err, "socket %s: ", path);
+    }
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return cric_err_errno(err, errno, "socket %s", path);
+    }
+    if (!S_ISSOCK(st.st_mode))
+        return cric_err_set(err, CRIC_ERR_EXISTS, "socket %s: path exists and is not a socket",
+                            path);
+    bool alive = false;
+    if (socket_alive(path, &alive, err) < 0)
+        return -1;
+    if (alive)
+        return cric_err_set(err, CRIC_ERR_EXISTS, "socket %s is in use by another server", path);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return cric_err_errno(err, errno, "socket %s: remove stale socket", path);
+    log_info(RPC_SUBSYS, "removed stale socket %s", path);
+    return 0;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    rpc_server *s = listener->data;
+    if (status < 0) {
+        log_warn(RPC_SUBSYS, "listen: %s", uv_strerror(status));
+        return;
+    }
+    rpc_conn_accept(s);
+}
+
+int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_err *err)
+{
+    if (s->listening || s->shutting_down)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION,
+                            "socket %s: the server is already listening or shut down", path);
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return cric_err_set(err, CRIC_ERR_INVALID, "socket %s: path must be 1 to %zu bytes", path,
+                            sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    if (prepare_path(path, err) < 0)
+        return -1;
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return cric_err_errno(err, ENOMEM, "socket %s", path);
+    int r = uv_pipe_bind(&s->listener, path);
+    if (r < 0)
+        return cric_err_set(err, r == UV_EADDRINUSE ? CRIC_ERR_EXISTS : CRIC_ERR_INTERNAL,
+                            "socket %s: bind: %s", path, uv_strerror(r));
+    struct stat st;
+    if (chmod(path, mode) < 0 || stat(path, &st) < 0) {
+        int e = errno;
+        unlink(path);
+        return cric_err_errno(err, e, "socket %s: chmod %o", path, mode);
+    }
+    r = uv_listen((uv_stream_t *)&s->listener, SOMAXCONN, on_connection);
+    if (r < 0) {
+        unlink(path);
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "socket %s: listen: %s", path, uv_strerror(r));
+    }
+    s->listening = true;
+    s->path = TAKE_PTR(copy);
+    s->path_dev = st.st_dev;
+    s->path_ino = st.st_ino;
+    log_info(RPC_SUBSYS, "listening on %s", path);
+    return 0;
+}
+
+/* Removes the socket file if it is still the one this server bound. */
+void rpc_server_unlink_socket(rpc_server *s)
+{
+    struct stat st;
+    if (!s->path)
+        return;
+    if (lstat(s->path, &st) == 0 && st.st_dev == s->path_dev && st.st_ino == s->path_ino)
+        unlink(s->path);
+}
