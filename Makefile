@@ -20,7 +20,7 @@ deps:
 	@scripts/install-deps.sh $(BUILD_DEBS) $(RUN_DEBS)
 
 build: deps
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=release
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=release -Doptimization=2
 	ninja -C $(BUILD)
 
 build-asan: deps

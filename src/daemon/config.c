@@ -164,7 +164,7 @@ static int merge_grpc(cric_config *cfg, json_t *obj, cric_err *err)
     json_t *v;
     json_object_foreach(obj, k, v)
     {
-        uint64_t u;
+        uint64_t u = 0;
         if (strcmp(k, "max_recv_message_size") == 0) {
             if (get_uint(v, "grpc.max_recv_message_size", 1024, 1u << 30, &u, err) < 0)
                 return -1;
@@ -400,7 +400,7 @@ static int merge_streaming(cric_config *cfg, json_t *obj, cric_err *err)
     json_t *v;
     json_object_foreach(obj, k, v)
     {
-        uint64_t u;
+        uint64_t u = 0;
         if (strcmp(k, "address") == 0) {
             if (get_string(v, "streaming.address", false, &cfg->stream_address, err) < 0)
                 return -1;

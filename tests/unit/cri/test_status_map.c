@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cri/cri.h"
+#include "cri/service.h"
 
 static void every_kind_maps_deliberately(void **state)
 {

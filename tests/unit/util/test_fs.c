@@ -30,7 +30,7 @@ static int teardown(void **state)
 static void atomic_write_and_read(void **state)
 {
     (void)state;
-    char path[128], sub[128];
+    char path[300], sub[200];
     snprintf(sub, sizeof(sub), "%s/a/b/c", tmpdir);
     cric_err e = {0};
     assert_int_equal(fs_mkdir_p(sub, 0755, &e), 0);
@@ -59,7 +59,7 @@ static void atomic_write_and_read(void **state)
 static void rm_rf_does_not_follow_symlinks(void **state)
 {
     (void)state;
-    char outside[128], tree[128], link[128], keep[128];
+    char outside[200], tree[200], link[300], keep[300];
     cric_err e = {0};
     snprintf(outside, sizeof(outside), "%s/outside", tmpdir);
     snprintf(tree, sizeof(tree), "%s/tree/d", tmpdir);
