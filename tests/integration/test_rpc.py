@@ -562,6 +562,43 @@ def test_non_post_and_bad_content_type(server):
     server.assert_serving()
 
 
+def test_oversized_headers_and_huge_timeout(server):
+    c = RawH2(server.sock)
+    # a header list over the server's 64 KiB limit resets that stream only
+    big = [("x-big-%d" % i, "v" * 8000) for i in range(10)]
+    block = request_block("/test.Test/Echo", extra=big)
+    c.send(frame(HEADERS, 0, 1, block[:16000]))
+    rest = block[16000:]
+    while rest:
+        chunk, rest = rest[:16000], rest[16000:]
+        c.send(frame(CONTINUATION, 0 if rest else END_HEADERS, 1, chunk))
+    c.send(frame(DATA, END_STREAM, 1, grpc_msg(b"x")))
+    st = c.wait(1)
+    assert st["rst"] is not None or trailers_of(st)[0] != 0
+    # the largest grpc-timeout is valid and means "no deadline" in practice
+    c2 = RawH2(server.sock)
+    c2.request(1, "/test.Test/Echo", grpc_msg(b"ok"), extra=[("grpc-timeout", "99999999H")])
+    st = c2.wait(1)
+    assert trailers_of(st)[0] == 0 and st["data"] == grpc_msg(b"ok")
+    c.close()
+    c2.close()
+    server.assert_serving()
+
+
+def test_ping_flood_without_reading(server):
+    """Frames that need an answer, from a client that never reads."""
+    c = RawH2(server.sock)
+    c.s.settimeout(2)
+    ping = frame(PING, 0, 0, b"12345678")
+    try:
+        for _ in range(200):
+            c.send(ping * 500)
+    except OSError:  # the server stopped reading us, or dropped us as a flood
+        pass
+    c.close()
+    server.assert_serving()
+
+
 def test_garbage_bytes(server):
     for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", os.urandom(4096),
                  PREFACE + os.urandom(2048), PREFACE + b"\x00" * 64):
