@@ -295,8 +295,10 @@ static bool client_frame(struct shim *s, struct shim_client *c)
             if (!s->in_buf)
                 return true;
         }
-        if (s->in_len + r->len > SHIM_STDIN_BUF_MAX)
-            return true; /* cannot happen: input is read only when there is room */
+        if (s->in_len + r->len > SHIM_STDIN_BUF_MAX) { /* reads are gated by stdin_room() */
+            log_warn("shim", "container %s: stdin buffer full, input dropped", s->o.id);
+            return true;
+        }
         memcpy(s->in_buf + s->in_len, r->payload, r->len);
         s->in_len += r->len;
         return true;
@@ -496,6 +498,16 @@ static void finish(struct shim *s)
     s->in_buf = NULL;
 }
 
+/* Whether one more client read fits in the stdin buffer: a read completes at
+ * most one partial frame plus what the read returns. Without an open stdin,
+ * input is discarded, so there is always room. */
+static bool stdin_room(const struct shim *s)
+{
+    if (s->in_fd < 0 || s->stdin_close_pending)
+        return true;
+    return s->in_len + SHIM_FRAME_MAX + 4096 <= SHIM_STDIN_BUF_MAX;
+}
+
 int shim_loop(struct shim *s)
 {
     /* pollfd layout: sig, listen, out, err, stdin, clients... */
@@ -508,7 +520,7 @@ int shim_loop(struct shim *s)
             if ((s->out_fd < 0 && s->err_fd < 0) || shim_now_ns() >= drain_deadline)
                 break;
         }
-        bool in_room = s->in_fd >= 0 && s->in_len + SHIM_FRAME_MAX + 4096 <= SHIM_STDIN_BUF_MAX;
+        bool in_room = stdin_room(s);
         p[0] = (struct pollfd){s->sigfd, POLLIN, 0};
         p[1] = (struct pollfd){s->listen_fd, POLLIN, 0};
         p[2] = (struct pollfd){s->out_fd, POLLIN, 0};
@@ -519,7 +531,9 @@ int shim_loop(struct shim *s)
             short ev = (short)(s->clients[i].out_len ? POLLOUT : 0);
             if (in_room || !s->clients[i].attach)
                 ev |= POLLIN;
-            p[5 + i] = (struct pollfd){s->clients[i].fd, ev, 0};
+            /* an attach client waiting for stdin room is not polled at all:
+             * its hang-up would otherwise be reported on every round */
+            p[5 + i] = (struct pollfd){ev ? s->clients[i].fd : -1, ev, 0};
         }
         int timeout = -1;
         if (s->init_exited)
@@ -547,8 +561,11 @@ int shim_loop(struct shim *s)
             if (!ev)
                 continue;
             bool ok = true;
-            if (ev & (POLLIN | POLLHUP | POLLERR))
+            /* room is checked again: other clients' input may have used it */
+            if ((ev & (POLLIN | POLLHUP | POLLERR)) && (!s->clients[i].attach || stdin_room(s)))
                 ok = client_read(s, &s->clients[i]);
+            else if (ev & (POLLHUP | POLLERR))
+                ok = false;
             if (ok && (ev & POLLOUT))
                 ok = client_flush(&s->clients[i]);
             if (!ok)

@@ -323,6 +323,27 @@ def test_stdin_large_then_close_is_not_truncated(make):
     assert a.out.strip() == b"204800" and a.exit == 0
 
 
+def test_stdin_from_two_clients_under_backpressure(make):
+    import threading
+    c = make("crun", ["/bin/sh", "-c", "sleep 0.5; head -c 300000 | wc -c"], stdin=True).run()
+    a = Attach(c.state, ATTACH_STDIN | ATTACH_STDOUT)
+    b = Attach(c.state, ATTACH_STDIN)
+    chunk = b"y" * 30000
+
+    def feed(cl):
+        for _ in range(5):
+            cl.send(MSG_STDIN, chunk)
+
+    ts = [threading.Thread(target=feed, args=(x,)) for x in (a, b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    assert a.pump_until(lambda: a.exit is not None)
+    assert a.out.strip() == b"300000", a.out
+    assert "input dropped" not in c.shim_log()
+
+
 def test_stdin_once_closes_after_first_client(make):
     c = make("crun", ["/bin/sh", "-c", "cat; echo eof"], stdin=True, stdin_once=True).run()
     a = Attach(c.state, ATTACH_STDIN | ATTACH_STDOUT)
