@@ -47,12 +47,12 @@ static const rpc_method methods[] = {
     {RT "StreamPodSandboxMetrics", TODO, STREAM},
     {RT "RuntimeConfig", cri_runtime_config, RPC_METHOD_INLINE},
     {RT "UpdatePodSandboxResources", TODO, 0},
-    {IM "ListImages", TODO, 0},
+    {IM "ListImages", cri_list_images, 0},
     {IM "StreamImages", TODO, STREAM},
-    {IM "ImageStatus", TODO, 0},
-    {IM "PullImage", TODO, 0},
-    {IM "RemoveImage", TODO, 0},
-    {IM "ImageFsInfo", TODO, 0},
+    {IM "ImageStatus", cri_image_status, 0},
+    {IM "PullImage", cri_pull_image, 0},
+    {IM "RemoveImage", cri_remove_image, 0},
+    {IM "ImageFsInfo", cri_image_fs_info, 0},
 };
 
 const rpc_method *cri_methods(size_t *n)

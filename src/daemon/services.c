@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "daemon/daemon.h"
+#include "image/image.h"
 #include "pod/pod.h"
 #include "util/log.h"
 
@@ -14,6 +15,10 @@ int daemon_services_start(cric_daemon *d, cric_err *err)
     if (db_open(&d->db, path, err) < 0)
         return -1;
     /* Domain services start here, in dependency order: images, pods, containers. */
+    if (image_service_new(&d->images, &d->cfg, &d->db, err) < 0) {
+        daemon_services_stop(d);
+        return -1;
+    }
     if (pod_service_new(&d->pods, &d->cfg, &d->db, err) < 0) {
         daemon_services_stop(d);
         return -1;
@@ -26,5 +31,7 @@ void daemon_services_stop(cric_daemon *d)
     /* Domain services stop here, in reverse order. */
     pod_service_free(d->pods);
     d->pods = NULL;
+    image_service_free(d->images);
+    d->images = NULL;
     db_close(&d->db);
 }

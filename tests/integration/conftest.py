@@ -167,3 +167,14 @@ def make_daemon():
 @pytest.fixture
 def daemon(make_daemon):
     return make_daemon()
+
+
+# A real docker-registry with busybox test images (tests/integration/registry.py).
+from registry import start_standard_registry  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def registry():
+    r = start_standard_registry()
+    yield r
+    r.stop()

@@ -1,0 +1,37 @@
+/* Layer unpacking (libarchive): a tar stream (plain, gzip or zstd) is written
+ * into an empty layer directory. Every path is resolved inside the layer root
+ * (openat2 RESOLVE_IN_ROOT for parents, O_NOFOLLOW and *at() calls for the last
+ * component); entries with ".." components, oversized names or headers are
+ * rejected as hostile. OCI whiteouts become overlayfs whiteouts: ".wh.NAME" a
+ * 0/0 character device, ".wh..wh..opq" the trusted.overlay.opaque=y xattr. */
+#ifndef CRIC_IMAGE_UNPACK_H
+#define CRIC_IMAGE_UNPACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "image/digest.h"
+#include "util/err.h"
+
+#define UNPACK_PATH_MAX 4096
+
+typedef struct unpack_stats {
+    uint64_t bytes;  /* regular file bytes written */
+    uint64_t inodes; /* entries created */
+    char diff_id[DIGEST_STR_LEN + 1]; /* sha256 of the uncompressed tar stream */
+} unpack_stats;
+
+/* Reads the (compressed or plain) layer from in_fd until EOF and unpacks it
+ * into root_fd, an empty directory. what names the layer in errors. */
+int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, cric_err *err);
+
+/* Resolves rel (a tar path) to a clean relative path: strips leading "/" and
+ * "./", drops "." components and duplicate slashes; fails on ".." components,
+ * empty components over 255 bytes or a result over UNPACK_PATH_MAX. An empty
+ * result means the root itself. Exposed for unit tests. */
+int unpack_clean_path(const char *in, char *out, size_t outlen, cric_err *err);
+
+/* Removes name under dirfd recursively without following symlinks. */
+int unpack_rm_at(int dirfd, const char *name);
+
+#endif
