@@ -115,6 +115,11 @@ int ctr_spec_build(const ctr_spec_input *in, json_t **spec, ctr_spec_extra *out_
 
 void ctr_spec_extra_free(ctr_spec_extra *x);
 
+/* Creates x->mkdirs (mode 0755, with parents): host paths as given, rootfs
+ * paths resolved with rootfs as "/" so no symlink in the image can lead the
+ * creation outside it. Existing directories are fine. */
+int ctr_spec_create_dirs(const ctr_spec_extra *x, const char *rootfs, cric_err *err);
+
 /* CRI Signal enum value -> kernel signal number; 0 for SIGNAL_RUNTIME_DEFAULT,
  * -1 when unknown. */
 int ctr_signal_from_cri(int cri_signal);

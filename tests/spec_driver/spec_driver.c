@@ -132,14 +132,7 @@ int main(int argc, char **argv)
     ctr_spec_extra x;
     int rc = ctr_spec_build(&in, &spec, &x, &e);
     if (rc == 0) {
-        for (size_t i = 0; rc == 0 && i < x.n_mkdirs; i++) {
-            /* the test's own rootfs: a plain join is fine here */
-            _cleanup_free_ char *p = NULL;
-            if (asprintf(&p, "%s%s%s", x.mkdirs[i].in_rootfs ? rootfs : "",
-                         x.mkdirs[i].in_rootfs ? "/" : "", x.mkdirs[i].path) < 0)
-                return 1;
-            rc = fs_mkdir_p(p, 0755, &e);
-        }
+        rc = ctr_spec_create_dirs(&x, rootfs, &e);
         _cleanup_free_ char *out = NULL;
         if (rc == 0 && asprintf(&out, "%s/config.json", bundle) >= 0)
             rc = json_dump_file(spec, out, JSON_INDENT(1)) == 0 ? 0 : -1;

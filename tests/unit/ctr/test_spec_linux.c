@@ -163,6 +163,52 @@ static void image_volumes(void **state)
     assert_string_equal(jstr(jmount(f->spec, "/cache"), "source"), f->dir);
 }
 
+/* Image volume dirs are created inside the rootfs, through the image's own
+ * symlinks but never outside the rootfs. */
+static void create_dirs_in_rootfs(void **state)
+{
+    fx *f = *state;
+    char p[512], outside[256];
+    snprintf(p, sizeof(p), "%s/run", f->rootfs);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/var", f->rootfs);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/var/run", f->rootfs);
+    assert_int_equal(symlink("../run", p), 0);
+    snprintf(outside, sizeof(outside), "%s/outside", f->dir);
+    mkdir(outside, 0755);
+    snprintf(p, sizeof(p), "%s/escape", f->rootfs);
+    assert_int_equal(symlink(outside, p), 0); /* absolute: means <rootfs><outside> */
+    snprintf(p, sizeof(p), "%s/up", f->rootfs);
+    assert_int_equal(symlink("../../..", p), 0);
+
+    json_object_set_new(f->image, "Volumes",
+                        json_pack("{s:{}, s:{}}", "/var/run/sock/dir", "/a/b"));
+    fx_build_ok(f);
+    cric_err e = {0};
+    assert_int_equal(ctr_spec_create_dirs(&f->extra, f->rootfs, &e), 0);
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/run/sock/dir", f->rootfs);
+    assert_int_equal(stat(p, &st), 0);
+    snprintf(p, sizeof(p), "%s/a/b", f->rootfs);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(ctr_spec_create_dirs(&f->extra, f->rootfs, &e), 0); /* idempotent */
+
+    /* an absolute symlink resolves inside the rootfs: nothing appears outside */
+    json_object_set_new(f->image, "Volumes", json_pack("{s:{}}", "/escape/vol"));
+    fx_build_ok(f);
+    (void)ctr_spec_create_dirs(&f->extra, f->rootfs, &e);
+    snprintf(p, sizeof(p), "%s/vol", outside);
+    assert_int_not_equal(stat(p, &st), 0);
+    /* climbing out with .. stays at the rootfs's / */
+    json_object_set_new(f->image, "Volumes", json_pack("{s:{}}", "/up/tmp/vol2"));
+    fx_build_ok(f);
+    assert_int_equal(ctr_spec_create_dirs(&f->extra, f->rootfs, &e), 0);
+    snprintf(p, sizeof(p), "%s/tmp/vol2", f->rootfs);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_not_equal(stat("/tmp/vol2", &st), 0);
+}
+
 static void devices(void **state)
 {
     fx *f = *state;
@@ -367,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(default_and_sandbox_mounts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(cri_mounts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(image_volumes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(create_dirs_in_rootfs, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(devices, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(namespaces, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(resources, fx_setup, fx_teardown),
