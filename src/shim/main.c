@@ -215,9 +215,19 @@ int main(int argc, char **argv)
     /* Detach: a new session, then fork so the launcher can exit and the shim
      * is reparented away from the daemon. The shim is not a session leader,
      * so it can never gain a controlling terminal. */
-    if (setsid() < 0 && getpgrp() != getpid()) {
-        sync_error(sync_fd, "setsid: %s", strerror(errno));
-        return 1;
+    if (setsid() < 0) {
+        /* a process group leader (started from a shell) cannot: its child can */
+        pid_t mid = fork();
+        if (mid < 0) {
+            sync_error(sync_fd, "fork: %s", strerror(errno));
+            return 1;
+        }
+        if (mid > 0)
+            _exit(0);
+        if (setsid() < 0) {
+            sync_error(sync_fd, "setsid: %s", strerror(errno));
+            return 1;
+        }
     }
     pid_t pid = fork();
     if (pid < 0) {
