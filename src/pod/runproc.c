@@ -36,12 +36,14 @@ static void cleanup_pipes(int (*pipes)[3][2])
 
 static int append(char **buf, size_t *len, const char *data, size_t n)
 {
-    if (*len + n > SPAWN_OUT_MAX)
-        n = SPAWN_OUT_MAX - *len;
+    size_t room = *len < SPAWN_OUT_MAX ? SPAWN_OUT_MAX - *len : 0;
+    if (n > room)
+        n = room; /* the rest is dropped: output is capped */
     char *p = realloc(*buf, *len + n + 1);
     if (!p)
         return -1;
-    memcpy(p + *len, data, n);
+    if (n)
+        memcpy(p + *len, data, n);
     *len += n;
     p[*len] = '\0';
     *buf = p;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -63,7 +64,7 @@ int pod_run(pod_service *s, const pod_config *c, char id_out[65], cric_err *err)
         cric_err uerr = {0};
         if (pods_release_all(s, info, &uerr) < 0 ||
             sandbox_store_delete(s->db, info->id, &uerr) < 0) {
-            /* Keep the row (marked creating) so the next start retries. */
+            /* The sandbox dir stays; the next start finishes the undo. */
             log_error("pod", "sandbox %.12s: undo incomplete: %s", info->id, uerr.msg);
         }
     } else {
@@ -82,22 +83,27 @@ int pod_run(pod_service *s, const pod_config *c, char id_out[65], cric_err *err)
 
 /* ------------------------------------------------------------- stop/remove */
 
-static int stop_locked(pod_service *s, sandbox *sb, cric_err *err)
+/* Stops the containers and releases the runtime resources. The new state is
+ * written to the database when it changed and persist is set (Remove
+ * deletes the row instead). */
+static int stop_locked(pod_service *s, sandbox *sb, bool persist, cric_err *err)
 {
     if (s->stop_all && s->stop_all(s->hook_ctx, sb->info->id, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s: stop containers", sb->info->id);
-    bool was_ready = sb->info->ready;
-    pods_set_ready(s, sb, false);
-    int rc = pods_release_runtime(s, sb->info, err);
     pthread_mutex_lock(&s->mu);
+    bool changed = sb->info->ready || sb->info->n_ips > 0;
+    sb->info->ready = false;
+    pthread_mutex_unlock(&s->mu);
+    int rc = pods_release_runtime(s, sb->info, err);
     if (rc == 0) {
+        pthread_mutex_lock(&s->mu);
         for (size_t i = 0; i < sb->info->n_ips; i++)
             free(sb->info->ips[i]);
         sb->info->n_ips = 0;
+        pthread_mutex_unlock(&s->mu);
     }
-    pthread_mutex_unlock(&s->mu);
     cric_err perr = {0};
-    if ((was_ready || rc == 0) && pods_persist(s, sb, false, &perr) < 0 && rc == 0) {
+    if (changed && persist && pods_persist(s, sb, &perr) < 0 && rc == 0) {
         *err = perr;
         rc = -1;
     }
@@ -110,7 +116,7 @@ int pod_stop(pod_service *s, const char *id, cric_err *err)
     if (pods_get(s, id, &sb, err) < 0)
         return err->kind == CRIC_ERR_NOT_FOUND ? (cric_err_clear(err), 0) : -1;
     pthread_mutex_lock(&sb->op_mu);
-    int rc = sb->removed ? 0 : stop_locked(s, sb, err);
+    int rc = sb->removed ? 0 : stop_locked(s, sb, true, err);
     pthread_mutex_unlock(&sb->op_mu);
     if (rc == 0)
         log_info("pod", "sandbox %.12s stopped", sb->info->id);
@@ -126,13 +132,16 @@ int pod_remove(pod_service *s, const char *id, cric_err *err)
     pthread_mutex_lock(&sb->op_mu);
     int rc = 0;
     if (!sb->removed) {
-        rc = stop_locked(s, sb, err);
+        rc = stop_locked(s, sb, false, err);
         if (rc == 0 && s->remove_all && s->remove_all(s->hook_ctx, sb->info->id, err) < 0)
             rc = cric_err_prefix(err, "sandbox %.12s: remove containers", sb->info->id);
         if (rc == 0)
             rc = pods_release_all(s, sb->info, err);
         if (rc == 0)
             rc = sandbox_store_delete(s->db, sb->info->id, err);
+        cric_err perr = {0};
+        if (rc < 0 && pods_persist(s, sb, &perr) < 0)
+            log_warn("pod", "%s", perr.msg);
         if (rc == 0) {
             pthread_mutex_lock(&s->mu);
             sb->removed = true;
@@ -264,7 +273,6 @@ static int load_row(void *arg, const sandbox_row *row, cric_err *err)
     json_error_t jerr;
     json_t *j = json_loads(row->data, 0, &jerr);
     pod_info *p = j ? record_from_json(j) : NULL;
-    bool creating = json_is_true(json_object_get(j, "creating"));
     json_decref(j);
     char expect[4200];
     if (p)
@@ -273,18 +281,6 @@ static int load_row(void *arg, const sandbox_row *row, cric_err *err)
         log_error("pod", "sandbox %.12s: unreadable database record; dropping it", row->id);
         pod_info_free(p);
         return sandbox_store_delete(s->db, row->id, err);
-    }
-    if (creating) {
-        /* The daemon died inside RunPodSandbox: finish the undo. */
-        cric_err uerr = {0};
-        if (pods_release_all(s, p, &uerr) < 0)
-            log_error("pod", "sandbox %.12s: cleanup of an interrupted run: %s", p->id, uerr.msg);
-        else if (sandbox_store_delete(s->db, p->id, &uerr) < 0)
-            log_error("pod", "%s", uerr.msg);
-        else
-            log_info("pod", "sandbox %.12s: cleaned up an interrupted RunPodSandbox", p->id);
-        pod_info_free(p);
-        return 0;
     }
     sandbox *sb = pods_sb_new(p);
     if (!sb) {
@@ -295,7 +291,7 @@ static int load_row(void *arg, const sandbox_row *row, cric_err *err)
         log_warn("pod", "sandbox %.12s: namespaces or infra process gone; now NOTREADY", p->id);
         p->ready = false;
         cric_err perr = {0};
-        if (pods_persist(s, sb, false, &perr) < 0)
+        if (pods_persist(s, sb, &perr) < 0)
             log_warn("pod", "%s", perr.msg);
     }
     if (pods_table_add(s, sb) < 0) {
@@ -303,6 +299,32 @@ static int load_row(void *arg, const sandbox_row *row, cric_err *err)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
     }
     return 0;
+}
+
+/* Sandbox dirs without a database row belong to a RunPodSandbox that the
+ * daemon did not finish (killed, or its undo failed): undo them now. The dir
+ * is created before anything else and deleted last, so it is the journal. */
+static void clean_orphans(pod_service *s)
+{
+    _cleanup_closedir_ DIR *dir = opendir(s->dir);
+    struct dirent *de;
+    while (dir && (de = readdir(dir))) {
+        if (!id_is_full(de->d_name))
+            continue;
+        sandbox *sb = NULL;
+        cric_err err = {0};
+        if (pods_table_find(s, de->d_name, &sb, &err) == 0)
+            continue;
+        pod_info p = {0};
+        char path[4200];
+        memcpy(p.id, de->d_name, CRIC_ID_LEN + 1);
+        snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
+        p.sandbox_dir = path;
+        if (pods_release_all(s, &p, &err) < 0)
+            log_error("pod", "sandbox %.12s: cleanup of an interrupted run: %s", p.id, err.msg);
+        else
+            log_info("pod", "sandbox %.12s: cleaned up an interrupted RunPodSandbox", p.id);
+    }
 }
 
 int pod_service_new(pod_service **out, const cric_config *cfg, cric_db *db, cric_err *err)
@@ -327,6 +349,7 @@ int pod_service_new(pod_service **out, const cric_config *cfg, cric_db *db, cric
         pod_service_free(s);
         return -1;
     }
+    clean_orphans(s);
     log_info("pod", "%zu sandboxes loaded; cgroups: %zu v1 hierarchies%s%s", s->n, s->cg.n_v1,
              s->cg.v2 ? ", v2 at " : "", s->cg.v2 ? s->cg.v2 : "");
     *out = s;

@@ -49,7 +49,7 @@ int pods_table_add(pod_service *s, sandbox *sb);                                
 void pods_table_del(pod_service *s, sandbox *sb);                                  /* s->mu held */
 int pods_table_find(pod_service *s, const char *id, sandbox **out, cric_err *err); /* s->mu */
 int pods_get(pod_service *s, const char *id, sandbox **out, cric_err *err);        /* +ref */
-int pods_persist(pod_service *s, sandbox *sb, bool creating, cric_err *err);
+int pods_persist(pod_service *s, sandbox *sb, cric_err *err);
 void pods_set_ready(pod_service *s, sandbox *sb, bool ready);
 void pods_path(const pod_info *p, const char *name, char *buf, size_t size);
 

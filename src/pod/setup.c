@@ -275,8 +275,7 @@ int pods_run_steps(pod_service *s, sandbox *sb, const pod_config *c, cric_err *e
 {
     pod_info *p = sb->info;
     double t0 = pods_mono_ms();
-    if (pods_persist(s, sb, true, err) < 0)
-        return -1;
+    /* The sandbox dir comes first: it is what recovery looks for. */
     char ns_dir[4096];
     pods_path(p, "ns", ns_dir, sizeof(ns_dir));
     if (fs_mkdir_p(ns_dir, 0711, err) < 0)
@@ -305,7 +304,7 @@ int pods_run_steps(pod_service *s, sandbox *sb, const pod_config *c, cric_err *e
     if (files_up(p, c, err) < 0)
         return -1;
     pods_set_ready(s, sb, true);
-    if (pods_persist(s, sb, false, err) < 0) {
+    if (pods_persist(s, sb, err) < 0) {
         pods_set_ready(s, sb, false);
         return -1;
     }

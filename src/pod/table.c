@@ -126,7 +126,7 @@ int pods_get(pod_service *s, const char *id, sandbox **out, cric_err *err)
 /* ------------------------------------------------------------ persistence */
 
 /* Writes the sandbox row (the info is read under the table lock). */
-int pods_persist(pod_service *s, sandbox *sb, bool creating, cric_err *err)
+int pods_persist(pod_service *s, sandbox *sb, cric_err *err)
 {
     pthread_mutex_lock(&s->mu);
     json_t *j = record_to_json(sb->info);
@@ -134,7 +134,6 @@ int pods_persist(pod_service *s, sandbox *sb, bool creating, cric_err *err)
     pthread_mutex_unlock(&s->mu);
     if (!j)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
-    json_object_set_new(j, "creating", json_boolean(creating));
     char *data = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!data)
