@@ -83,6 +83,7 @@ typedef struct ctr_spec_input {
     int64_t pids_limit;              /* linux.resources.pids.limit; 0 = none */
     const char *apparmor_default_profile; /* loaded profile used for RuntimeDefault;
                                              NULL/"" = RuntimeDefault sets none */
+    const char *mountinfo_path;           /* NULL = /proc/self/mountinfo (tests point elsewhere) */
 } ctr_spec_input;
 
 /* A directory the caller must create (mode 0755, with parents) before the

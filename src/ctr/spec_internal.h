@@ -47,6 +47,10 @@ int spec_rootfs_read(const char *rootfs, const char *rel, size_t max, char **out
 
 /* spec_mounts.c: mounts, image volumes, rootfsPropagation. */
 int spec_mounts(spec_ctx *c, cric_err *err);
+/* The mount (from a mountinfo file) holding path: its mount point and flags
+ * (1 shared, 2 slave). -1 when no line matches or the file is unreadable. */
+int spec_mount_propagation(const char *mountinfo, const char *path, int *flags, char *mp,
+                           size_t mp_len);
 
 /* spec_linux.c: namespaces, cgroupsPath, resources, devices, sysctls. */
 int spec_namespaces(spec_ctx *c, cric_err *err);

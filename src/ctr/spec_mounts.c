@@ -87,6 +87,100 @@ static json_t *bind_json(const char *dest, const char *src, const char *prop, bo
                      "options", "rbind", prop, ro ? "ro" : "rw");
 }
 
+/* ---------------------------------------------------------------- propagation */
+
+enum { PROP_SHARED = 1, PROP_SLAVE = 2 };
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_octal(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+int spec_mount_propagation(const char *mountinfo, const char *path, int *flags, char *mp,
+                           size_t mp_len)
+{
+    _cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
+    if (!f)
+        return -1;
+    _cleanup_free_ char *line = NULL;
+    size_t cap = 0, best = 0;
+    bool found = false;
+    *flags = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *save = NULL, *fld[6];
+        size_t n = 0;
+        char *t = strtok_r(line, " \n", &save);
+        for (; t && n < 6; t = strtok_r(NULL, " \n", &save))
+            fld[n++] = t;
+        if (n < 6)
+            continue;
+        char *point = fld[4];
+        unescape_octal(point);
+        size_t pl = strlen(point);
+        bool under = strcmp(point, "/") == 0 ||
+                     (strncmp(path, point, pl) == 0 && (path[pl] == '/' || path[pl] == '\0'));
+        if (!under || pl < best)
+            continue;
+        /* a later line at the same point is mounted on top: it wins */
+        best = pl;
+        found = true;
+        snprintf(mp, mp_len, "%s", point);
+        int fl = 0;
+        for (char *o = t; o && strcmp(o, "-") != 0; o = strtok_r(NULL, " \n", &save)) {
+            if (strncmp(o, "shared:", 7) == 0)
+                fl |= PROP_SHARED;
+            else if (strncmp(o, "master:", 7) == 0)
+                fl |= PROP_SLAVE;
+        }
+        *flags = fl;
+    }
+    return found ? 0 : -1;
+}
+
+/* containerd's rule: a bidirectional source must sit on a shared mount, a
+ * host-to-container one on a shared or slave mount, or the propagation the
+ * pod asked for silently would not happen. */
+static int check_source_propagation(spec_ctx *c, const char *dest, const char *src,
+                                    bool need_shared, cric_err *err)
+{
+    char probe[SPEC_MAX_STRLEN + 1];
+    snprintf(probe, sizeof(probe), "%s", src);
+    struct stat st;
+    while (stat(probe, &st) != 0 && strcmp(probe, "/") != 0) {
+        char *slash = strrchr(probe, '/');
+        if (slash == probe)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    char real[SPEC_MAX_STRLEN + 2]; /* >= PATH_MAX */
+    if (!realpath(probe, real))
+        snprintf(real, sizeof(real), "%s", probe);
+    int fl;
+    char mp[SPEC_MAX_STRLEN + 1] = "";
+    const char *mi = c->in->mountinfo_path ? c->in->mountinfo_path : "/proc/self/mountinfo";
+    if (spec_mount_propagation(mi, real, &fl, mp, sizeof(mp)) != 0)
+        return 0; /* cannot tell: let the runtime try */
+    if (need_shared ? !(fl & PROP_SHARED) : !(fl & (PROP_SHARED | PROP_SLAVE)))
+        return cric_err_set(err, CRIC_ERR_INVALID,
+                            "container %s: mount %s: host path %s is on mount %s, which is not "
+                            "%s (needed for %s propagation)",
+                            c->cid, dest, src, mp, need_shared ? "shared" : "shared or slave",
+                            need_shared ? "bidirectional" : "host-to-container");
+    return 0;
+}
+
 /* ---------------------------------------------------------------- CRI mounts */
 
 static bool mount_option_ok(const char *o)
@@ -148,11 +242,15 @@ static int cri_mount(spec_ctx *c, const Runtime__V1__Mount *m, size_t i, mnt_lis
         break;
     case RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER:
         prop = "rslave";
+        if (check_source_propagation(c, dest, src, false, err))
+            return -1;
         if (strcmp(*rootfs_prop, "rshared") != 0)
             *rootfs_prop = "rslave";
         break;
     case RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL:
         prop = "rshared";
+        if (check_source_propagation(c, dest, src, true, err))
+            return -1;
         *rootfs_prop = "rshared";
         break;
     default:

@@ -337,12 +337,62 @@ def test_privileged(env, pb, runtime):
     assert err.startswith("precondition:")
 
 
-def test_mounts_and_limits(env, pb, runtime, tmp_path):
+def shared_mount(path, request, slave_of=None):
+    """path bind-mounted onto itself as a shared mount (unmounted at the end)."""
+    path.mkdir(exist_ok=True)
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+    request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(path)], check=False))
+    subprocess.run(["mount", "--make-shared", str(path)], check=True)
+    return path
+
+
+def mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(l.split()[4] == str(path) for l in f)
+
+
+def test_mount_propagation(env, pb, runtime, tmp_path, request):
+    private = tmp_path / "private"
+    private.mkdir()
+    shared = shared_mount(tmp_path / "shared", request)
+    (shared / "sub").mkdir()
+    # the source must be on a shared mount for bidirectional propagation
+    cfg = sh(pb, "mount -t tmpfs tmpfs /m/sub && echo mounted")
+    sc_of(cfg).capabilities.add_capabilities.append("SYS_ADMIN")
+    cfg.mounts.append(pb.Mount(container_path="/m", host_path=str(private),
+                               propagation=pb.PROPAGATION_BIDIRECTIONAL))
+    err = build(env, pb, cfg, expect_error=True)
+    assert err.startswith("invalid:") and "not shared" in err, err
+    # a mount made in the container shows up on the host
+    cfg.mounts[0].host_path = str(shared)
+    bundle, _ = build(env, pb, cfg)
+    assert spec_of(bundle)["linux"]["rootfsPropagation"] == "rshared"
+    rc, out = run(runtime, bundle)
+    assert "mounted" in out, out
+    try:
+        assert mounted(shared / "sub")
+    finally:
+        subprocess.run(["umount", "-l", str(shared / "sub")], check=False)
+    # host-to-container: a host mount made before start is seen, and a
+    # container mount does not leak back
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(shared / "sub")], check=True)
+    request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(shared / "sub")]))
+    (shared / "sub" / "flag").write_text("from-host\n")
+    cfg = sh(pb, "cat /m/sub/flag; mkdir -p /m/x && mount -t tmpfs tmpfs /m/x && echo inner")
+    sc_of(cfg).capabilities.add_capabilities.append("SYS_ADMIN")
+    cfg.mounts.append(pb.Mount(container_path="/m", host_path=str(shared),
+                               propagation=pb.PROPAGATION_HOST_TO_CONTAINER))
+    bundle, _ = build(env, pb, cfg)
+    rc, out = run(runtime, bundle)
+    assert "from-host" in out and "inner" in out, out
+    assert not mounted(shared / "x")
+
+
+def test_mounts_and_limits(env, pb, runtime, tmp_path, request):
     ro_src = tmp_path / "ro"
     ro_src.mkdir()
     (ro_src / "data").write_text("hello\n")
-    rw_src = tmp_path / "rw"
-    rw_src.mkdir()
+    rw_src = shared_mount(tmp_path / "rw", request)
     missing = tmp_path / "created" / "by" / "driver"
     script = ("cat /ro/data; echo x > /ro/y 2>/dev/null || echo ro-refused; "
               "echo written > /rw/out; ls -d /new && echo new-ok; "

@@ -4,6 +4,8 @@
 
 #include "spec_fixture.h"
 
+#include "ctr/spec_internal.h"
+
 static void default_and_sandbox_mounts(void **state)
 {
     fx *f = *state;
@@ -67,6 +69,15 @@ static void cri_mounts(void **state)
     Runtime__V1__Mount *ms[] = {&m1, &m2, &m3, &m4};
     f->cfg.mounts = ms;
     f->cfg.n_mounts = 4;
+    /* the sources' mount as shared: a fake mountinfo */
+    char mi[256], line[512];
+    snprintf(mi, sizeof(mi), "%s/mountinfo", f->dir);
+    snprintf(line, sizeof(line),
+             "1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+             "2 1 0:5 / %s rw shared:7 - tmpfs tmpfs rw\n",
+             f->dir);
+    fx_write(mi, line);
+    f->in.mountinfo_path = mi;
     fx_build_ok(f);
     json_t *j1 = jmount(f->spec, "/data/sub");
     assert_string_equal(jstr(j1, "source"), existing); /* symlink followed */
@@ -102,6 +113,25 @@ static void cri_mounts(void **state)
     fx_build_ok(f);
     assert_true(jhas(jmount(f->spec, "/data"), "options", "rshared"));
     assert_string_equal(jstr(f->spec, "linux.rootfsPropagation"), "rshared");
+    /* a slave source is enough for host-to-container, not for bidirectional;
+     * a private one for neither */
+    snprintf(line, sizeof(line),
+             "1 0 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+             "2 1 0:5 / %s rw master:7 - tmpfs tmpfs rw\n",
+             f->dir);
+    fx_write(mi, line);
+    fx_build_fails(f, CRIC_ERR_INVALID);
+    assert_non_null(strstr(f->err.msg, "not shared"));
+    m2.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE;
+    fx_build_ok(f);
+    snprintf(line, sizeof(line),
+             "1 0 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+             "2 1 0:5 / %s rw - tmpfs tmpfs rw\n",
+             f->dir);
+    fx_write(mi, line);
+    fx_build_fails(f, CRIC_ERR_INVALID);
+    m1.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE;
+    fx_build_ok(f);
     /* a CRI /dev/shm replaces the sandbox's; a /dev mount removes the defaults under /dev */
     m3.container_path = "/dev";
     fx_build_ok(f);
@@ -128,6 +158,27 @@ static void cri_mounts(void **state)
     m3.propagation = 0;
     m3.recursive_read_only = true;
     fx_build_fails(f, CRIC_ERR_UNIMPLEMENTED);
+}
+
+static void mountinfo_parse(void **state)
+{
+    fx *f = *state;
+    char mi[256], mp[256];
+    snprintf(mi, sizeof(mi), "%s/mountinfo", f->dir);
+    fx_write(mi, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n"
+                 "2 1 0:5 / /a\\040b rw master:3 - tmpfs tmpfs rw\n"
+                 "3 1 0:6 / /a rw - tmpfs tmpfs rw\n"
+                 "4 3 0:7 / /a rw shared:9 master:2 - tmpfs tmpfs rw\n");
+    int fl = -1;
+    assert_int_equal(spec_mount_propagation(mi, "/a b/c", &fl, mp, sizeof(mp)), 0);
+    assert_string_equal(mp, "/a b");
+    assert_int_equal(fl, 2);
+    assert_int_equal(spec_mount_propagation(mi, "/a", &fl, mp, sizeof(mp)), 0);
+    assert_int_equal(fl, 3); /* the later mount on /a is on top */
+    assert_int_equal(spec_mount_propagation(mi, "/ab", &fl, mp, sizeof(mp)), 0);
+    assert_string_equal(mp, "/");
+    assert_int_equal(fl, 1);
+    assert_int_equal(spec_mount_propagation("/nonexistent", "/", &fl, mp, sizeof(mp)), -1);
 }
 
 static void image_volumes(void **state)
@@ -412,6 +463,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(default_and_sandbox_mounts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(cri_mounts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(mountinfo_parse, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(image_volumes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(create_dirs_in_rootfs, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(devices, fx_setup, fx_teardown),
