@@ -89,7 +89,7 @@ def test_update_runtime_config_stores_pod_cidr(make_daemon, pb):
     assert json.loads(info["podCIDR"]) == "10.244.1.0/24,fd00::/64"
 
 
-IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig"}
+FOUNDATION = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig"}
 
 
 def _all_methods():
@@ -98,25 +98,32 @@ def _all_methods():
             yield svc, m
 
 
-def test_every_other_method_is_unimplemented_by_name(daemon):
+def test_every_method_answers_an_empty_request_with_a_definite_status(daemon, pb):
+    """Every RPC of the proto is routed: an empty request gets a response or a
+    deliberate status (UNIMPLEMENTED naming the method until its issue lands),
+    never UNKNOWN/INTERNAL or a hang, and the daemon keeps serving."""
     ch = daemon.channel()
     count = 0
     for svc, m in _all_methods():
-        if m.name in IMPLEMENTED:
-            continue
         path = "/%s/%s" % (svc.full_name, m.name)
-        if m.server_streaming:
-            call = ch.unary_stream(path)
-            with pytest.raises(grpc.RpcError) as e:
-                list(call(b"", timeout=5))
-        else:
-            call = ch.unary_unary(path)
-            with pytest.raises(grpc.RpcError) as e:
-                call(b"", timeout=5)
-        assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED, path
-        assert m.name in e.value.details(), e.value.details()
+        try:
+            if m.server_streaming:
+                # streams that would stay open (events) are cut by the deadline
+                list(ch.unary_stream(path)(b"", timeout=1))
+            else:
+                ch.unary_unary(path)(b"", timeout=5)
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            code = e.code()
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                assert m.name in e.value.details() if hasattr(e, "value") else m.name in e.details()
+        assert code not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+                            grpc.StatusCode.UNAVAILABLE), (path, code)
+        if m.name in FOUNDATION:
+            assert code == grpc.StatusCode.OK, path
         count += 1
-    assert count >= 35
+    assert count == 43
+    assert daemon.runtime().Version(pb.VersionRequest()).runtime_name == "cric"
 
 
 def test_unknown_method_is_unimplemented(daemon):
