@@ -16,6 +16,7 @@
 struct image_service;
 struct pod_service;
 struct ctr_service;
+struct stream_server;
 
 typedef struct cric_daemon {
     cric_config cfg;
@@ -31,6 +32,7 @@ typedef struct cric_daemon {
     struct image_service *images;
     struct pod_service *pods;
     struct ctr_service *ctrs;
+    struct stream_server *stream; /* exec/attach/port-forward (stream_glue.c) */
 
     /* Guards the fields below, which RPCs change at run time. */
     pthread_mutex_t mu;
@@ -42,6 +44,12 @@ typedef struct cric_daemon {
 int daemon_services_start(cric_daemon *d, cric_err *err);
 /* Stops the domain services and closes the database (after the RPC server). */
 void daemon_services_stop(cric_daemon *d);
+
+/* The streaming server (src/stream) on d->loop, with the daemon's backend;
+ * started once the loop exists, shut down with the RPC server (stream_glue.c). */
+int daemon_stream_start(cric_daemon *d, cric_err *err);
+void daemon_stream_shutdown(cric_daemon *d);
+void daemon_stream_free(cric_daemon *d);
 
 /* Records the pod CIDR (UpdateRuntimeConfig) in memory and under the state dir. */
 int daemon_set_pod_cidr(cric_daemon *d, const char *cidr, cric_err *err);

@@ -148,6 +148,7 @@ static void on_signal(uv_signal_t *h, int signum)
     log_info("daemon", "received %s, shutting down", strsignal(signum));
     uv_signal_stop(&d->sig_term);
     uv_signal_stop(&d->sig_int);
+    daemon_stream_shutdown(d);
     rpc_server_shutdown(d->rpc, on_shutdown_done, d);
 }
 
@@ -223,6 +224,10 @@ static int run_daemon(cric_daemon *d)
         log_error("daemon", "%s", err.msg);
         return 1;
     }
+    if (daemon_stream_start(d, &err) < 0) {
+        log_error("daemon", "%s", err.msg);
+        return 1;
+    }
     uv_signal_init(&d->loop, &d->sig_term);
     uv_signal_init(&d->loop, &d->sig_int);
     d->sig_term.data = d->sig_int.data = d;
@@ -235,6 +240,7 @@ static int run_daemon(cric_daemon *d)
 
     rpc_server_free(d->rpc);
     d->rpc = NULL;
+    daemon_stream_free(d);
     daemon_services_stop(d);
     uv_loop_close(&d->loop);
     return 0;
