@@ -281,7 +281,7 @@ static bool client_frame(struct shim *s, struct shim_client *c)
         if (c->attach || r->len != 1)
             return false;
         c->attach = true;
-        c->flags = r->payload[0];
+        c->flags = r->payload[0] & (SHIM_ATTACH_STDIN | SHIM_ATTACH_STDOUT | SHIM_ATTACH_STDERR);
         if ((c->flags & SHIM_ATTACH_STDIN) && !s->o.stdin_open)
             c->flags &= (uint8_t)~SHIM_ATTACH_STDIN;
         return true;

@@ -359,7 +359,10 @@ def test_stdin_once_closes_after_first_client(make):
 def test_tty_resize(make, runtime):
     c = make(runtime, ["/bin/sh", "-c", "read x; stty size; exit 5"], tty=True, stdin=True).run()
     a = Attach(c.state, ATTACH_STDIN | ATTACH_STDOUT)
-    driver("resize", c.state, "33", "111")
+    if runtime == "crun":  # on the attach stream, as the streaming server does
+        a.send(MSG_RESIZE, struct.pack(">HH", 33, 111))
+    else:  # on its own connection, through shim_client
+        driver("resize", c.state, "33", "111")
     a.send(MSG_STDIN, b"go\r")
     assert a.pump_until(lambda: a.exit is not None)
     assert b"33 111" in a.out, a.out
@@ -470,3 +473,57 @@ def test_log_full_keeps_container_running(make):
         assert lines_of(recs, "stdout")[0] == ("F", "line-0-" + "x" * 42)
     finally:
         subprocess.run(["umount", "-l", logdir], check=False)
+
+
+def _control(state, payload, t=MSG_CONTROL):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(os.path.join(state, "shim.sock"))
+    s.sendall(struct.pack(">BI", t, len(payload)) + payload)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) >= 5 and len(data) >= 5 + struct.unpack(">I", data[1:5])[0]:
+                break
+    except socket.timeout:
+        pass
+    s.close()
+    return data
+
+
+def test_hostile_clients_do_not_hurt_the_shim(make):
+    c = make("crun", ["/bin/sleep", "1000"]).run()
+    sock = os.path.join(c.state, "shim.sock")
+    assert _control(c.state, b"bogus")[5:] == b"error unknown command"
+    assert _control(c.state, b"x" * 200) == b""  # over-long command: dropped
+    assert _control(c.state, b"", t=0x77) == b""  # unknown type: dropped
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    s.sendall(struct.pack(">BI", MSG_STDIN, 1 << 30))  # oversized frame: dropped
+    s.settimeout(5)
+    assert s.recv(10) == b""
+    s.close()
+    # more connections than the shim serves: the extra ones are closed
+    conns = []
+    for _ in range(80):
+        x = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        x.connect(sock)
+        conns.append(x)
+    time.sleep(0.3)
+    for x in conns:
+        x.close()
+    # garbage, then a half-sent frame and a hang-up
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    s.sendall(struct.pack(">BI", MSG_ATTACH, 1) + b"\xff" + b"\x02\x00\x00")
+    s.close()
+    time.sleep(0.1)
+    st = driver("state", c.state).stdout
+    assert "status running" in st
+    assert driver("check", c.state).stdout.startswith("alive")
+    c.rt("kill", c.id, "KILL")
+    assert c.wait_exit()["signal"] == 9
