@@ -183,7 +183,7 @@ int shim_launch(const struct shim_launch_opts *o, pid_t *init_pid, cric_err *err
     close(TAKE_FD(wfd));
 
     /* the launcher forks the shim and exits at once */
-    int st;
+    int st = 0;
     while (waitpid(launcher, &st, 0) < 0 && errno == EINTR) {
     }
 

@@ -38,66 +38,77 @@ int shim_log_open(struct shim *s, char *msg, size_t msgcap)
         snprintf(msg, msgcap, "open log %s: %s", s->o.log_path, strerror(errno));
         return -1;
     }
-    if (s->log_fd >= 0)
+    if (s->log_fd >= 0) {
+        shim_log_flush(s);
         close(s->log_fd);
+    }
     s->log_fd = fd;
     s->log_failing = false;
     return 0;
 }
 
-/* crilog sink: one record per writev; a failing log (ENOSPC, EIO) drops the
- * record and keeps going so the container never blocks on its output. */
-static void log_sink(void *opaque, const struct iovec *iov_in, int n)
+/* Writes the batched records. On a failure (ENOSPC, EIO) the rest is dropped
+ * and a record cut short is cut back out of the file (records never contain
+ * '\n', so the last complete one ends at the last '\n' written): the
+ * container never blocks on its log and the file never holds a torn record. */
+void shim_log_flush(struct shim *s)
 {
-    struct shim *s = opaque;
-    if (s->log_fd < 0)
-        return;
-    struct iovec iov[4];
-    size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        iov[i] = iov_in[i];
-        total += iov[i].iov_len;
-    }
-    iov[n].iov_base = "\n";
-    iov[n].iov_len = 1;
-    total += 1;
-    int cnt = n + 1;
-    struct iovec *v = iov;
-    size_t written = 0;
-    while (total > 0) {
-        ssize_t w = writev(s->log_fd, v, cnt);
+    size_t off = 0;
+    while (s->log_fd >= 0 && off < s->wlen) {
+        ssize_t w = write(s->log_fd, s->wbuf + off, s->wlen - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
             int e = errno;
-            if (written > 0) { /* no torn record: cut the file back */
-                off_t end = lseek(s->log_fd, 0, SEEK_CUR);
-                if (end >= (off_t)written && ftruncate(s->log_fd, end - (off_t)written) < 0)
+            size_t keep = off;
+            while (keep > 0 && s->wbuf[keep - 1] != '\n')
+                keep--;
+            if (keep < off) {
+                off_t endpos = lseek(s->log_fd, 0, SEEK_CUR);
+                off_t cut = (off_t)(off - keep);
+                if (endpos >= cut && ftruncate(s->log_fd, endpos - cut) < 0)
                     log_warn("shim", "container %s: truncate torn log record: %s", s->o.id,
                              strerror(errno));
             }
-            errno = e;
             if (!s->log_failing)
                 log_warn("shim", "container %s: write log %s: %s (dropping output)", s->o.id,
-                         s->o.log_path, strerror(errno));
+                         s->o.log_path, strerror(e));
             s->log_failing = true;
+            s->wlen = 0;
             return;
         }
-        total -= (size_t)w;
-        written += (size_t)w;
-        while (cnt > 0 && (size_t)w >= v->iov_len) {
-            w -= (ssize_t)v->iov_len;
-            v++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            v->iov_base = (char *)v->iov_base + w;
-            v->iov_len -= (size_t)w;
-        }
+        off += (size_t)w;
     }
-    if (s->log_failing)
+    if (s->wlen > 0 && s->log_fd >= 0 && s->log_failing) {
         log_info("shim", "container %s: log writable again", s->o.id);
-    s->log_failing = false;
+        s->log_failing = false;
+    }
+    s->wlen = 0;
+}
+
+/* crilog sink: appends one record to the batch written once per read. */
+static void log_sink(void *opaque, const struct iovec *iov, int n)
+{
+    struct shim *s = opaque;
+    if (s->log_fd < 0)
+        return;
+    size_t need = 1;
+    for (int i = 0; i < n; i++)
+        need += iov[i].iov_len;
+    if (!s->wbuf) {
+        s->wbuf = malloc(SHIM_LOG_BATCH);
+        if (!s->wbuf)
+            return;
+    }
+    if (s->wlen + need > SHIM_LOG_BATCH)
+        shim_log_flush(s);
+    if (need > SHIM_LOG_BATCH)
+        return; /* cannot happen: a record is at most CRILOG_MAX_LINE plus a header */
+    for (int i = 0; i < n; i++) {
+        memcpy(s->wbuf + s->wlen, iov[i].iov_base, iov[i].iov_len);
+        s->wlen += iov[i].iov_len;
+    }
+    s->wbuf[s->wlen++] = '\n';
 }
 
 /* ---- clients ---- */
@@ -203,6 +214,7 @@ void shim_output(struct shim *s, bool is_err, const char *data, size_t len)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     crilog_feed(is_err ? &s->lerr : &s->lout, data, len, &now, log_sink, s);
+    shim_log_flush(s);
     uint8_t want = is_err ? SHIM_ATTACH_STDERR : SHIM_ATTACH_STDOUT;
     for (size_t i = 0; i < s->n_clients;) {
         struct shim_client *c = &s->clients[i];
@@ -454,6 +466,9 @@ static void finish(struct shim *s)
     clock_gettime(CLOCK_REALTIME, &now);
     crilog_flush(&s->lout, &now, log_sink, s);
     crilog_flush(&s->lerr, &now, log_sink, s);
+    shim_log_flush(s);
+    free(s->wbuf);
+    s->wbuf = NULL;
     if (s->log_fd >= 0) {
         fsync(s->log_fd);
         close(s->log_fd);

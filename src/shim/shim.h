@@ -14,6 +14,7 @@
 #define SHIM_STDIN_BUF_MAX (64u * 1024u)
 #define SHIM_CAPTURE_MAX (16u * 1024u)
 #define SHIM_DRAIN_MS 2000
+#define SHIM_LOG_BATCH (64u * 1024u)
 
 struct shim_opts {
     const char *id;
@@ -58,6 +59,8 @@ struct shim {
 
     int log_fd;
     bool log_failing;
+    char *wbuf; /* records batched for one write, SHIM_LOG_BATCH bytes */
+    size_t wlen;
     struct crilog_stream lout, lerr;
 
     pid_t init_pid;
@@ -82,6 +85,7 @@ int shim_runtime_create(struct shim *s, char *msg, size_t msgcap);
 
 /* io.c */
 int shim_log_open(struct shim *s, char *msg, size_t msgcap);
+void shim_log_flush(struct shim *s);
 void shim_output(struct shim *s, bool is_err, const char *data, size_t len);
 void shim_reap(struct shim *s);
 int shim_loop(struct shim *s);
