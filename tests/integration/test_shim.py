@@ -527,3 +527,27 @@ def test_hostile_clients_do_not_hurt_the_shim(make):
     assert driver("check", c.state).stdout.startswith("alive")
     c.rt("kill", c.id, "KILL")
     assert c.wait_exit()["signal"] == 9
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_long_state_dir_path(make, runtime):
+    """State paths beyond sockaddr_un's 108 bytes: the client connects through
+    /proc/self/fd, the runtime gets the console socket through /proc/<shim>/cwd."""
+    c = make(runtime, ["/bin/sh", "-c", "read x; echo got $x"], tty=True, stdin=True)
+    c.state = os.path.join(c.dir, "s" * 60, "t" * 60)
+    os.makedirs(c.state)
+    assert len(os.path.join(c.state, "shim.sock")) > 108
+    c.run()
+    a = Attach.__new__(Attach)
+    a.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.s.settimeout(10)
+    fd = os.open(c.state, os.O_PATH | os.O_DIRECTORY)
+    a.s.connect("/proc/self/fd/%d/shim.sock" % fd)
+    os.close(fd)
+    a.buf, a.out, a.err, a.exit = b"", b"", b"", None
+    a.send(MSG_ATTACH, bytes([ATTACH_STDIN | ATTACH_STDOUT]))
+    assert "status running" in driver("state", c.state).stdout
+    a.send(MSG_STDIN, b"hi\r")
+    assert a.pump_until(lambda: a.exit is not None)
+    assert b"got hi" in a.out
+    assert driver("wait", c.state, "5000").stdout.startswith("exit_code 0")
