@@ -147,6 +147,12 @@ int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_server_opts *opt
     rpc_stream_set_callbacks(s->cbs);
     nghttp2_option_set_no_auto_window_update(s->ngopt, 1);
     nghttp2_option_set_no_closed_streams(s->ngopt, 1);
+    /* Go gRPC clients before 1.52 (the kubelet and crictl of many releases)
+     * send the unix socket path as :authority ("/run/cric/cric.sock"); nghttp2's
+     * RFC 9113 checks reset such streams before any callback can intervene.
+     * gRPC servers accept it, so cric turns those checks off and validates the
+     * request itself in stream.c (:method POST, :path, content-type, te). */
+    nghttp2_option_set_no_http_messaging(s->ngopt, 1);
 
     int r = uv_async_init(loop, &s->wake, on_wake);
     if (r < 0) {

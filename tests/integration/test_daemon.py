@@ -281,3 +281,16 @@ def test_concurrent_clients(daemon, pb):
 
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
         assert all(ex.map(call, range(2000)))
+
+
+def test_socket_path_as_authority_is_accepted(daemon, pb):
+    """Go gRPC clients before 1.52 (crictl/kubelet of many releases) send the
+    socket path as :authority; cric must not reset those streams."""
+    ch = grpc.insecure_channel("unix://" + daemon.sock,
+                               options=[("grpc.default_authority", daemon.sock)])
+    try:
+        stub = cri_pb2_grpc.RuntimeServiceStub(ch)
+        assert stub.Version(pb.VersionRequest()).runtime_name == "cric"
+        assert stub.Status(pb.StatusRequest()).status.conditions[0].status is True
+    finally:
+        ch.close()
