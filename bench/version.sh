@@ -45,7 +45,8 @@ echo "cric  1 client : $c1"
 echo "cric 16 clients: $c16"
 
 if [ "$WITH_CONTAINERD" = 1 ]; then
-    ../shared/tools/containerd-anchor.sh start >/dev/null
+    SHARED=../shared; [ -d "$SHARED" ] || SHARED=/work/shared
+    "$SHARED/tools/containerd-anchor.sh" start >/dev/null
     sock=/run/containerd-anchor/containerd.sock
     for _ in $(seq 100); do [ -S $sock ] && break; sleep 0.1; done
     cpid=$(cat /run/containerd-anchor/pid)
