@@ -76,17 +76,56 @@ int spec_extra_add_mkdir(ctr_spec_extra *x, const char *path, bool in_rootfs, cr
     return 0;
 }
 
+/* jansson refuses strings that are not UTF-8: that is bad input far more
+ * often than a failed allocation. */
 int spec_append(json_t *arr, json_t *v, cric_err *err)
 {
     if (!v || json_array_append_new(arr, v) != 0)
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "out of memory building the OCI spec");
+        return cric_err_set(err, CRIC_ERR_INVALID,
+                            "a value for the OCI spec is not valid UTF-8 (or out of memory)");
     return 0;
 }
 
 int spec_set(json_t *obj, const char *key, json_t *v, cric_err *err)
 {
     if (!v || json_object_set_new(obj, key, v) != 0)
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "out of memory building the OCI spec");
+        return cric_err_set(err, CRIC_ERR_INVALID,
+                            "OCI spec field %.64s: value is not valid UTF-8 (or out of memory)",
+                            key);
+    return 0;
+}
+
+int ctr_spec_exec_process(const json_t *spec, char *const *argv, size_t argc, bool tty,
+                          json_t **out, cric_err *err)
+{
+    *out = NULL;
+    const json_t *proc = json_object_get(spec, "process");
+    if (!json_is_object(proc))
+        return cric_err_set(err, CRIC_ERR_INVALID, "OCI spec has no process");
+    if (argc == 0 || argc > SPEC_MAX_ARGS)
+        return cric_err_set(err, CRIC_ERR_INVALID, "exec: %s command",
+                            argc ? "too long a" : "empty");
+    json_t *p = json_deep_copy(proc);
+    json_t *args = json_array();
+    if (!p || !args) {
+        json_decref(p);
+        json_decref(args);
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "out of memory");
+    }
+    json_object_set_new(p, "args", args);
+    for (size_t i = 0; i < argc; i++) {
+        if (!spec_str_ok(argv[i], SPEC_MAX_STRLEN) || (i == 0 && !*argv[i])) {
+            json_decref(p);
+            return cric_err_set(err, CRIC_ERR_INVALID, "exec: argument %zu empty or too long", i);
+        }
+        if (spec_append(args, json_string(argv[i]), err)) {
+            json_decref(p);
+            return -1;
+        }
+    }
+    json_object_set_new(p, "terminal", json_boolean(tty));
+    json_object_del(p, "consoleSize");
+    *out = p;
     return 0;
 }
 

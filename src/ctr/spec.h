@@ -121,6 +121,14 @@ void ctr_spec_extra_free(ctr_spec_extra *x);
  * creation outside it. Existing directories are fine. */
 int ctr_spec_create_dirs(const ctr_spec_extra *x, const char *rootfs, cric_err *err);
 
+/* The process object for `runc/crun exec --process` (or an exec fast path):
+ * the container's process (env, cwd, user and groups, capabilities,
+ * noNewPrivileges, apparmorProfile, oomScoreAdj, rlimits) with argv as args
+ * and terminal = tty. The container's seccomp filter, namespaces and cgroup
+ * come from the container itself. *out is a new reference. */
+int ctr_spec_exec_process(const json_t *spec, char *const *argv, size_t argc, bool tty,
+                          json_t **out, cric_err *err);
+
 /* CRI Signal enum value -> kernel signal number; 0 for SIGNAL_RUNTIME_DEFAULT,
  * -1 when unknown. */
 int ctr_signal_from_cri(int cri_signal);

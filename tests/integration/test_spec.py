@@ -78,7 +78,7 @@ def env():
                 pass
 
 
-def build(env, pb, cfg, image=None, sandbox_patch=None, expect_error=False):
+def build(env, pb, cfg, image=None, sandbox_patch=None, expect_error=False, exec_cmd=None):
     """Writes a bundle for cfg; returns (bundle dir, extras) or the driver's error."""
     bundle = tempfile.mkdtemp(prefix="b-", dir=env["base"])
     cfg_path = os.path.join(bundle, "cfg.pb")
@@ -92,6 +92,8 @@ def build(env, pb, cfg, image=None, sandbox_patch=None, expect_error=False):
         json.dump(sb, f)
     argv = [DRIVER, "--config", cfg_path, "--rootfs", env["rootfs"], "--bundle", bundle,
             "--id", uuid.uuid4().hex * 2, "--sandbox", sb_path]
+    if exec_cmd is not None:
+        argv += ["--exec-cmd", exec_cmd]
     if image is not None:
         img_path = os.path.join(bundle, "image.json")
         with open(img_path, "w") as f:
@@ -424,3 +426,36 @@ def test_mounts_and_limits(env, pb, runtime, tmp_path, request):
         floor = int(f.read())
     assert str(max(-998, floor)) in lines, out
     assert (rw_src / "out").read_text() == "written\n"
+
+
+def test_exec_process(env, pb, runtime):
+    """The exec process derived from the spec runs with the container's user,
+    groups, env and no_new_privs (what ExecSync needs)."""
+    cfg = container(pb, "/bin/sleep", "30", env=[("FOO", "bar")])
+    sc_of(cfg).run_as_user.value = 33
+    sc_of(cfg).supplemental_groups.append(500)
+    sc_of(cfg).no_new_privs = True
+    sc_of(cfg).seccomp.profile_type = pb.SecurityProfile.RuntimeDefault
+    bundle, _ = build(env, pb, cfg, exec_cmd="id -u; id -G; echo $FOO; grep NoNewPrivs /proc/self/status; "
+                                              "unshare -n true || echo unshare-denied")
+    state = os.path.join(bundle, "state")
+    cid = "exec-" + uuid.uuid4().hex[:12]
+    try:
+        # the detached container keeps its stdio: no pipes, or run would wait for it
+        with open(os.path.join(bundle, "run.log"), "w+") as log:
+            r = subprocess.run([runtime, "--root", state, "run", "-d", "--bundle", bundle, cid],
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30)
+            log.seek(0)
+            assert r.returncode == 0, log.read()
+        r = subprocess.run([runtime, "--root", state, "exec", "--process",
+                            os.path.join(bundle, "exec-process.json"), cid],
+                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        out = r.stdout + r.stderr
+        lines = out.split("\n")
+        assert lines[0] == "33", out
+        assert sorted(lines[1].split()) == ["33", "500"], out
+        assert "bar" in lines and "unshare-denied" in out, out
+        assert any(l.startswith("NoNewPrivs:") and l.endswith("1") for l in lines), out
+    finally:
+        subprocess.run([runtime, "--root", state, "kill", cid, "KILL"], capture_output=True)
+        subprocess.run([runtime, "--root", state, "delete", "-f", cid], capture_output=True)

@@ -2,7 +2,7 @@
  * the integration tests that run the result with crun and runc.
  *
  *   spec_driver --config CFG.pb --rootfs DIR --bundle DIR --id ID
- *               [--image-config IMG.json] [--sandbox SANDBOX.json]
+ *               [--image-config IMG.json] [--sandbox SANDBOX.json] [--exec-cmd SCRIPT]
  *
  * CFG.pb is a serialized runtime.v1.ContainerConfig; IMG.json the "config"
  * object of an image config; SANDBOX.json the sandbox facts:
@@ -37,7 +37,7 @@ static int die(const cric_err *e)
 int main(int argc, char **argv)
 {
     const char *cfg_path = NULL, *rootfs = NULL, *bundle = NULL, *id = NULL, *img_path = NULL,
-               *sb_path = NULL;
+               *sb_path = NULL, *exec_cmd = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--config") == 0)
             cfg_path = argv[i + 1];
@@ -51,6 +51,8 @@ int main(int argc, char **argv)
             img_path = argv[i + 1];
         else if (strcmp(argv[i], "--sandbox") == 0)
             sb_path = argv[i + 1];
+        else if (strcmp(argv[i], "--exec-cmd") == 0)
+            exec_cmd = argv[i + 1];
     }
     if (!cfg_path || !rootfs || !bundle || !id) {
         fprintf(stderr, "usage: spec_driver --config CFG.pb --rootfs DIR --bundle DIR --id ID "
@@ -136,6 +138,16 @@ int main(int argc, char **argv)
         _cleanup_free_ char *out = NULL;
         if (rc == 0 && asprintf(&out, "%s/config.json", bundle) >= 0)
             rc = json_dump_file(spec, out, JSON_INDENT(1)) == 0 ? 0 : -1;
+        if (rc == 0 && exec_cmd) {
+            /* BUNDLE/exec-process.json: /bin/sh -c EXEC_CMD as ExecSync would run it */
+            char *ev[] = {"/bin/sh", "-c", (char *)exec_cmd};
+            json_t *proc = NULL;
+            _cleanup_free_ char *ep = NULL;
+            rc = ctr_spec_exec_process(spec, ev, 3, false, &proc, &e);
+            if (rc == 0 && asprintf(&ep, "%s/exec-process.json", bundle) >= 0)
+                rc = json_dump_file(proc, ep, JSON_INDENT(1)) == 0 ? 0 : -1;
+            json_decref(proc);
+        }
         json_t *gids = json_array(), *dirs = json_array(), *vols = json_array();
         for (size_t i = 0; i < x.n_additional_gids; i++)
             json_array_append_new(gids, json_integer(x.additional_gids[i]));

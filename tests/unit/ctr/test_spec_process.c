@@ -325,6 +325,42 @@ static void root_hostname_annotations(void **state)
     fx_build_fails(f, CRIC_ERR_INVALID);
 }
 
+static void exec_process(void **state)
+{
+    fx *f = *state;
+    json_object_set_new(f->image, "User", json_string("alice"));
+    f->sc.no_new_privs = true;
+    fx_build_ok(f);
+    char *argv[] = {"/bin/ls", "-l"};
+    json_t *p = NULL;
+    cric_err e = {0};
+    assert_int_equal(ctr_spec_exec_process(f->spec, argv, 2, true, &p, &e), 0);
+    char buf[128];
+    assert_string_equal(jjoin(p, "args", buf, sizeof(buf)), "/bin/ls -l");
+    assert_true(json_is_true(json_object_get(p, "terminal")));
+    assert_int_equal(jint(p, "user.uid"), 1000);
+    assert_true(json_is_true(json_object_get(p, "noNewPrivileges")));
+    assert_true(json_equal(json_object_get(p, "env"), jget(f->spec, "process.env")));
+    assert_true(
+        json_equal(json_object_get(p, "capabilities"), jget(f->spec, "process.capabilities")));
+    /* the container's own process is untouched */
+    assert_string_equal(jjoin(f->spec, "process.args", buf, sizeof(buf)), "/bin/ep cmd1 cmd2");
+    json_decref(p);
+    assert_int_equal(ctr_spec_exec_process(f->spec, argv, 0, false, &p, &e), -1);
+    char *empty[] = {""};
+    assert_int_equal(ctr_spec_exec_process(f->spec, empty, 1, false, &p, &e), -1);
+    assert_int_equal(e.kind, CRIC_ERR_INVALID);
+}
+
+static void invalid_utf8(void **state)
+{
+    fx *f = *state;
+    char *argv[] = {"/bin/echo", "\xff\xfe"};
+    f->cfg.command = argv;
+    f->cfg.n_command = 2;
+    fx_build_fails(f, CRIC_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +373,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(passwd_too_large, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(stop_signal, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(root_hostname_annotations, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(exec_process, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(invalid_utf8, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
