@@ -6,7 +6,7 @@ BUILD_DEBS := gcc libc6-dev meson ninja-build pkg-config protobuf-c-compiler lib
 	libcurl4-openssl-dev libssl-dev libwslay-dev zlib1g-dev
 RUN_DEBS := crun runc containernetworking-plugins iptables iproute2
 TEST_DEBS := libcmocka-dev python3 python3-grpcio python3-grpc-tools python3-pytest \
-	busybox-static docker-registry util-linux procps
+	busybox-static docker-registry util-linux procps zstd openssl
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan

@@ -315,3 +315,17 @@ void layers_collect(image_service *s)
     image_store_strv_free(unused, n);
     pthread_mutex_unlock(&s->mu);
 }
+
+void layers_discard_unrecorded(image_service *s, char **chains, size_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n; i++) {
+        key_count *pin = kc_find(s->pins, s->n_pins, chains[i]);
+        if ((pin && pin->count > 1) || kc_find(s->busy, s->n_busy, chains[i]) ||
+            image_store_layer_known(s->db, chains[i]))
+            continue;
+        if (unpack_rm_at(s->layers_fd, chains[i] + 7) == 0)
+            log_debug("image", "discarded unrecorded layer %s", chains[i]);
+    }
+    pthread_mutex_unlock(&s->mu);
+}

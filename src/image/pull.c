@@ -138,12 +138,12 @@ int image_commit_layers(image_service *s, const image_commit *c, cric_err *err)
         if (rc < 0)
             cric_err_prefix(err, "%s: ", c->what);
     }
+    if (rc < 0)
+        layers_discard_unrecorded(s, chains, n);
     pins_drop(s, chains, n);
     image_store_strv_free(chains, n);
     image_store_strv_free(diff_ids, n_diff);
     free(rows);
-    if (rc < 0)
-        layers_collect(s); /* a layer some failed pull left unreferenced stays until then */
     return rc;
 }
 

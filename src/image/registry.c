@@ -160,11 +160,11 @@ int reg_client_new(const cric_config *cfg, const image_ref *ref, const reg_auth 
         if (strcmp(cfg->registries[i].host, ref->domain) == 0)
             own = &cfg->registries[i];
     up->ca_file = own && own->ca_file && own->ca_file[0] ? own->ca_file : NULL;
-    if (registry_host_is_local(ref->domain) && !up->ca_file) {
-        up->plain_http = true;
-    } else if (own && own->insecure) {
+    if (own && own->insecure) {
         up->verify = false;
         up->http_fallback = true;
+    } else if (registry_host_is_local(ref->domain) && !up->ca_file) {
+        up->plain_http = true;
     } else {
         up->verify = true;
     }
@@ -629,6 +629,8 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
 {
     cric_err last = {0};
     cric_err_set(&last, CRIC_ERR_UNAVAILABLE, "%s: no registry endpoint left to try", c->name);
+    char earlier[CRIC_ERR_MSG_MAX] = "";
+    cric_errkind earlier_kind = CRIC_ERR_NONE;
     for (size_t i = 0; i < c->n_eps; i++) {
         endpoint *ep = &c->eps[i];
         pthread_mutex_lock(&c->mu);
@@ -754,9 +756,25 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
         }
         if (!ep->upstream)
             log_warn("image", "mirror failed, trying the next endpoint: %s", last.msg);
+        if (i + 1 < c->n_eps) {
+            /* Keep what this endpoint said: the final message names every answer. */
+            if (last.kind == CRIC_ERR_NOT_FOUND || last.kind == CRIC_ERR_PERMISSION)
+                earlier_kind = last.kind;
+            size_t el = strlen(earlier), ml = strlen(last.msg);
+            if (el + ml + 3 < sizeof(earlier)) {
+                if (el)
+                    memcpy(earlier + el, "; ", 2), el += 2;
+                memcpy(earlier + el, last.msg, ml + 1);
+            }
+        }
     }
 out:
     *err = last;
+    if (earlier[0] && !x->wrote) {
+        if (err->kind == CRIC_ERR_UNAVAILABLE && earlier_kind != CRIC_ERR_NONE)
+            err->kind = earlier_kind;
+        cric_err_prefix(err, "%.600s; then ", earlier);
+    }
     return -1;
 }
 

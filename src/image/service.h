@@ -71,6 +71,10 @@ typedef struct image_commit {
 } image_commit;
 int image_commit_layers(image_service *s, const image_commit *c, cric_err *err);
 
+/* After a failed pull: deletes the layer directories it unpacked that no
+ * image records and no other pull relies on. Caller still holds its pins. */
+void layers_discard_unrecorded(image_service *s, char **chains, size_t n);
+
 /* Deletes layers no image or holder uses (and no pull has pinned). */
 void layers_collect(image_service *s);
 

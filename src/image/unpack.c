@@ -152,6 +152,11 @@ static int parent_fd(unpacker *u, const char *dir, cric_err *err)
         }
         fd = pfd;
     }
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EXDEV))
+        return cric_err_set(err, CRIC_ERR_INVALID,
+                            "layer %s: rejected: \"%.300s\" is not a directory inside the layer "
+                            "(a symlink leading nowhere or out of it?)",
+                            u->what, dir);
     if (fd < 0)
         return cric_err_errno(err, errno, "layer %s: open directory \"%.300s\"", u->what, dir);
     snprintf(u->cur_dir, sizeof(u->cur_dir), "%s", dir);

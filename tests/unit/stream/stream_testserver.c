@@ -13,6 +13,44 @@
 #include <string.h>
 
 #include "local_backend.h"
+#include "stream/ociexec.h"
+
+/* --oci RUNTIME ROOT CONTAINER CONFIG WORKDIR: exec through the real OCI
+ * runtime into a running container (what the daemon's backend will call). */
+typedef struct oci_ctx {
+    const char *runtime, *root, *id, *config, *work;
+} oci_ctx;
+
+static oci_ctx oci;
+
+static int oci_start(void *ctx, const stream_request *req, stream_proc *out, cric_err *err)
+{
+    if (req->kind != STREAM_EXEC)
+        return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED, "only exec in --oci mode");
+    oci_exec_opts o = {.runtime = oci.runtime,
+                       .runtime_root = oci.root,
+                       .container_id = oci.id,
+                       .config_path = oci.config,
+                       .argv = req->cmd,
+                       .argc = req->n_cmd,
+                       .tty = req->tty,
+                       .want_stdin = req->stdin_,
+                       .work_dir = oci.work};
+    int rc = oci_exec_start(&o, out, err);
+    if (rc == 0)
+        ((tbackend *)ctx)->last_pid = out->pid;
+    return rc;
+}
+
+static void oci_kill(void *ctx, stream_proc *p)
+{
+    oci_exec_kill(p);
+}
+
+static void oci_release(void *ctx, stream_proc *p)
+{
+    oci_exec_release(p);
+}
 
 typedef struct ctx {
     uv_loop_t loop;
@@ -98,6 +136,14 @@ int main(int argc, char **argv)
     uv_async_init(&c.loop, &c.stop, on_stop);
     c.stop.data = &c;
     stream_backend be = local_backend(&c.tb);
+    if (argc > 6 && strcmp(argv[1], "--oci") == 0) {
+        oci = (oci_ctx){argv[2], argv[3], argv[4], argv[5], argv[6]};
+        be.start = oci_start;
+        be.exec_kill = oci_kill;
+        be.release = oci_release;
+        argc -= 6;
+        argv += 6;
+    }
     cric_config cfg = {.stream_address = "127.0.0.1",
                        .stream_token_ttl_s = 60,
                        .stream_tls_cert = "",

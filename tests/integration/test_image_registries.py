@@ -1,0 +1,88 @@
+"""Registry configuration end to end: TLS with a private CA (ca_file),
+htpasswd Basic auth (success and failure messages), insecure registries and
+mirrors with fallback."""
+import base64
+
+import grpc
+import pytest
+
+from registry import Registry, busybox_layer_cached
+
+
+@pytest.fixture(scope="module")
+def secure_registry():
+    r = Registry(tls=True, auth=("alice", "s3cret")).start()
+    r.push("private/busybox", ["latest"], [busybox_layer_cached()])
+    yield r
+    r.stop()
+
+
+def pull(d, pb, ref, **auth):
+    req = pb.PullImageRequest(image=pb.ImageSpec(image=ref))
+    for k, v in auth.items():
+        setattr(req.auth, k, v)
+    return d.image().PullImage(req, timeout=120).image_ref
+
+
+def expect_error(d, pb, ref, code, needles, **auth):
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, pb, ref, **auth)
+    assert e.value.code() == code, e.value.details()
+    for n in needles:
+        assert n in e.value.details(), e.value.details()
+
+
+def test_tls_and_basic_auth(secure_registry, registry, make_daemon, pb):
+    r = secure_registry
+    ref = r.ref("private/busybox:latest")
+    want = r.images["private/busybox"].id
+    # A CA that did not sign the server's certificate: verification fails.
+    d = make_daemon(config={"registries": {r.host: {"ca_file": registry.ca_file or "/etc/ssl/certs/ca-certificates.crt"}}})
+    expect_error(d, pb, ref, grpc.StatusCode.UNAVAILABLE, ["TLS", r.host])
+    d.stop()
+
+    d = make_daemon(config={"registries": {r.host: {"ca_file": r.ca_file}}})
+    expect_error(d, pb, ref, grpc.StatusCode.PERMISSION_DENIED,
+                 ["authentication required", "no credentials"])
+    expect_error(d, pb, ref, grpc.StatusCode.PERMISSION_DENIED,
+                 ["credentials rejected for user alice"], username="alice", password="wrong")
+    assert pull(d, pb, ref, username="alice", password="s3cret") == want
+    img = d.image().ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=ref))).image
+    assert img.id == want
+    d.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=ref)))
+    # The base64 "auth" form of the same credentials.
+    assert pull(d, pb, ref, auth=base64.b64encode(b"alice:s3cret").decode()) == want
+    expect_error(d, pb, ref, grpc.StatusCode.INVALID_ARGUMENT, ["base64"], auth="!!!")
+
+
+def test_insecure_registry_skips_verification(secure_registry, make_daemon, pb):
+    r = secure_registry
+    d = make_daemon(config={"registries": {r.host: {"insecure": True}}})
+    assert pull(d, pb, r.ref("private/busybox:latest"), username="alice",
+                password="s3cret") == r.images["private/busybox"].id
+
+
+def test_insecure_plain_http_fallback(registry, make_daemon, pb):
+    d = make_daemon(config={"registries": {registry.host: {"insecure": True}}})
+    assert pull(d, pb, registry.ref("busybox:latest")) == registry.images["busybox"].id
+
+
+def test_mirrors_in_order_then_upstream(registry, make_daemon, pb):
+    bb = busybox_layer_cached()
+    lib = registry.push("library/busybox", ["latest"], [bb], config={"Labels": {"m": "1"}})
+    dead = "http://127.0.0.1:1"
+    d = make_daemon(config={"registries": {
+        "docker.io": {"mirrors": [dead, "http://" + registry.host]},
+        "mirrored.example": {"mirrors": [dead, "http://%s/v2" % registry.host]},
+        "nomirror.invalid": {"mirrors": [dead]},
+    }})
+    # Short names normalise to docker.io/library/..., served by the second mirror.
+    assert pull(d, pb, "busybox") == lib.id
+    st = d.image().ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image="busybox"))).image
+    assert list(st.repo_tags) == ["docker.io/library/busybox:latest"]
+    assert pull(d, pb, "mirrored.example/busybox:1") == registry.images["busybox"].id
+    # Every mirror fails, then the upstream (unresolvable here) does too.
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, pb, "nomirror.invalid/busybox:latest")
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "nomirror.invalid" in e.value.details()
