@@ -81,12 +81,24 @@ int spec_rootfs_read(const char *rootfs, const char *rel, size_t max, char **out
     if ((size_t)st.st_size > max)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "rootfs %s: /%s is larger than %zu bytes",
                             rootfs, rel, max);
-    _cleanup_free_ char *buf = malloc(max + 1);
+    /* sized by fstat (allocating the cap every time costs far more than the read) */
+    size_t cap = (size_t)st.st_size + 1;
+    _cleanup_free_ char *buf = malloc(cap + 1);
     if (!buf)
         return cric_err_set(err, CRIC_ERR_INTERNAL, "out of memory");
     size_t len = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + len, max + 1 - len);
+        if (len == cap) {
+            if (cap > max)
+                return cric_err_set(err, CRIC_ERR_RESOURCE,
+                                    "rootfs %s: /%s is larger than %zu bytes", rootfs, rel, max);
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb)
+                return cric_err_set(err, CRIC_ERR_INTERNAL, "out of memory");
+            buf = nb;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -95,10 +107,10 @@ int spec_rootfs_read(const char *rootfs, const char *rel, size_t max, char **out
         if (n == 0)
             break;
         len += (size_t)n;
-        if (len > max)
-            return cric_err_set(err, CRIC_ERR_RESOURCE, "rootfs %s: /%s is larger than %zu bytes",
-                                rootfs, rel, max);
     }
+    if (len > max)
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "rootfs %s: /%s is larger than %zu bytes",
+                            rootfs, rel, max);
     buf[len] = '\0';
     *out = TAKE_PTR(buf);
     return 0;
