@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "pod/cgroup.h"
 #include "pod/cni.h"
@@ -52,6 +53,8 @@ int pods_get(pod_service *s, const char *id, sandbox **out, cric_err *err);     
 int pods_persist(pod_service *s, sandbox *sb, cric_err *err);
 void pods_set_ready(pod_service *s, sandbox *sb, bool ready);
 void pods_path(const pod_info *p, const char *name, char *buf, size_t size);
+/* Atomic replace (temporary name + rename) without fsync: for state files. */
+int pods_write_state(const char *path, const char *text, mode_t mode, cric_err *err);
 
 /* sandbox_new.c: validation and the new sandbox's snapshot */
 int pods_validate(pod_service *s, const pod_config *c, const char **handler, cric_err *err);

@@ -118,7 +118,7 @@ static int net_up(pod_service *s, sandbox *sb, const pod_config *c, cric_err *er
     pods_path(p, "cni.json", path, sizeof(path));
     /* The cache is written before ADD so that a crash mid-ADD still gets a DEL. */
     _cleanup_free_ char *text = json_dumps(cache, JSON_COMPACT);
-    if (!text || fs_write_atomic(path, text, strlen(text), 0600, err) < 0) {
+    if (!text || pods_write_state(path, text, 0600, err) < 0) {
         json_decref(cache);
         return cric_err_prefix(err, "sandbox %.12s: CNI cache", p->id);
     }
@@ -143,7 +143,7 @@ static int net_up(pod_service *s, sandbox *sb, const pod_config *c, cric_err *er
     free(text);
     text = json_dumps(cache, JSON_COMPACT);
     json_decref(cache);
-    int rc = text ? fs_write_atomic(path, text, strlen(text), 0600, err)
+    int rc = text ? pods_write_state(path, text, 0600, err)
                   : cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < p->n_ips; i++)
@@ -159,7 +159,7 @@ static int write_text(const pod_info *p, const char *name, const char *text, cri
 {
     char path[4096];
     pods_path(p, name, path, sizeof(path));
-    if (fs_write_atomic(path, text, strlen(text), 0644, err) < 0)
+    if (pods_write_state(path, text, 0644, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s", p->id);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* The sandbox table, its persistence and per-sandbox paths. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -164,4 +165,36 @@ void pods_set_ready(pod_service *s, sandbox *sb, bool ready)
 void pods_path(const pod_info *p, const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", p->sandbox_dir, name);
+}
+
+/* Runtime state under <state> (tmpfs on a normal host) only has to survive
+ * a crash of cric, not of the machine (the namespaces it describes would be
+ * gone too), so files are replaced atomically without the cost of fsync. */
+int pods_write_state(const char *path, const char *text, mode_t mode, cric_err *err)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return cric_err_set(err, CRIC_ERR_INVALID, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return cric_err_errno(err, errno, "write %s", tmp);
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return cric_err_errno(err, e, "write %s", tmp);
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return cric_err_errno(err, e, "write %s", path);
+    }
+    return 0;
 }
