@@ -487,6 +487,102 @@ int shim_attach_connect(const char *state_dir, unsigned flags, cric_err *err)
     return TAKE_FD(fd);
 }
 
+void shim_attach_fds_close(struct shim_attach_fds *a)
+{
+    int *fds[] = {&a->ctl_fd, &a->pty_fd, &a->stdin_fd, &a->stdout_fd, &a->stderr_fd};
+    for (size_t i = 0; i < ARRAY_LEN(fds); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+int shim_attach_fds_open(const char *state_dir, unsigned flags, struct shim_attach_fds *out,
+                         cric_err *err)
+{
+    *out = (struct shim_attach_fds){-1, false, -1, -1, -1, -1};
+    if (flags == 0 || flags > 7)
+        return cric_err_set(err, CRIC_ERR_INVALID, "attach: bad flags %u", flags);
+    _cleanup_close_ int fd = shim_connect(state_dir, err);
+    if (fd < 0)
+        return -1;
+    uint8_t f = (uint8_t)(flags | SHIM_ATTACH_FDS);
+    if (send_frame(fd, SHIM_MSG_ATTACH, &f, 1, err) < 0)
+        return -1;
+    /* the reply: one small frame with the fds attached */
+    uint8_t buf[64];
+    size_t have = 0;
+    int got[3], ngot = 0;
+    while (have < SHIM_FRAME_HDR ||
+           have < SHIM_FRAME_HDR + ((size_t)buf[3] << 8 | (size_t)buf[4])) {
+        union {
+            struct cmsghdr h;
+            char c[CMSG_SPACE(sizeof(int) * 3)];
+        } ctl;
+        struct iovec iov = {.iov_base = buf + have, .iov_len = sizeof(buf) - have};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.c,
+                             .msg_controllen = sizeof(ctl.c)};
+        ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int tmp[3];
+            memcpy(tmp, CMSG_DATA(c), (k > 3 ? 3 : k) * sizeof(int));
+            for (size_t i = 0; i < k && i < 3; i++) {
+                if (ngot < 3)
+                    got[ngot++] = tmp[i];
+                else
+                    close(tmp[i]);
+            }
+        }
+        if (n <= 0) {
+            for (int i = 0; i < ngot; i++)
+                close(got[i]);
+            if (n == 0)
+                return cric_err_set(err, CRIC_ERR_PRECONDITION,
+                                    "attach: the shim refused (container exiting?)");
+            return cric_err_errno(err, errno, "attach: receive fds");
+        }
+        have += (size_t)n;
+        if (have >= sizeof(buf))
+            break;
+    }
+    size_t plen = (size_t)buf[3] << 8 | (size_t)buf[4];
+    bool tty =
+        buf[0] == SHIM_MSG_RESULT && plen == 6 && memcmp(buf + SHIM_FRAME_HDR, "ok tty", 6) == 0;
+    bool ok = buf[0] == SHIM_MSG_RESULT &&
+              (tty || (plen == 2 && memcmp(buf + SHIM_FRAME_HDR, "ok", 2) == 0));
+    int want = tty ? 1
+                   : !!(flags & SHIM_ATTACH_STDIN) + !!(flags & SHIM_ATTACH_STDOUT) +
+                         !!(flags & SHIM_ATTACH_STDERR);
+    if (!ok || ngot != want) {
+        for (int i = 0; i < ngot; i++)
+            close(got[i]);
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "attach: unexpected reply from the shim");
+    }
+    out->tty = tty;
+    int k = 0;
+    if (tty) {
+        out->pty_fd = got[k++];
+    } else {
+        if (flags & SHIM_ATTACH_STDIN)
+            out->stdin_fd = got[k++];
+        if (flags & SHIM_ATTACH_STDOUT)
+            out->stdout_fd = got[k++];
+        if (flags & SHIM_ATTACH_STDERR)
+            out->stderr_fd = got[k++];
+    }
+    struct timeval tv = {0, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    out->ctl_fd = TAKE_FD(fd);
+    return 0;
+}
+
 int shim_watch_connect(const char *state_dir, cric_err *err)
 {
     _cleanup_close_ int fd = shim_connect(state_dir, err);

@@ -101,6 +101,24 @@ int shim_send_stdin(int fd, const void *data, size_t len, cric_err *err);
 int shim_send_close_stdin(int fd, cric_err *err);
 int shim_send_resize(int fd, unsigned rows, unsigned cols, cric_err *err);
 
+/* fd attach, for the streaming server: plain fds it pumps itself. With a tty
+ * pty_fd carries the output and takes the input (it is a socket, not a pty:
+ * resize with shim_send_resize on ctl_fd); without one stdin_fd is writable,
+ * stdout_fd/stderr_fd readable, each -1 unless requested. Output fds reach EOF
+ * when the container has exited; closing stdin_fd ends this client's input
+ * (and closes the container's stdin with stdin_once); closing ctl_fd detaches.
+ * The caller owns every fd (shim_attach_fds_close closes what is left). */
+struct shim_attach_fds {
+    int ctl_fd;
+    bool tty;
+    int pty_fd;
+    int stdin_fd, stdout_fd, stderr_fd;
+};
+
+int shim_attach_fds_open(const char *state_dir, unsigned flags, struct shim_attach_fds *out,
+                         cric_err *err);
+void shim_attach_fds_close(struct shim_attach_fds *a);
+
 /* Watching for the exit: an fd that becomes readable when the container's
  * init has exited and the exit file is written (a SHIM_MSG_EXIT frame, then
  * EOF), or with EOF alone if the shim dies. Suits an event loop (one fd per

@@ -111,62 +111,7 @@ static void log_sink(void *opaque, const struct iovec *iov, int n)
     s->wbuf[s->wlen++] = '\n';
 }
 
-/* ---- clients ---- */
-
-static void client_drop(struct shim *s, size_t i);
-
-/* Queues a frame; false when the client is over its buffer bound. */
-static bool client_queue(struct shim_client *c, uint8_t type, const void *data, size_t len)
-{
-    size_t need = SHIM_FRAME_HDR + len;
-    if (c->out_len + need > SHIM_CLIENT_BUF_MAX)
-        return false;
-    if (c->out_off > 0 && c->out_off + c->out_len + need > c->out_cap) {
-        memmove(c->out, c->out + c->out_off, c->out_len);
-        c->out_off = 0;
-    }
-    if (c->out_off + c->out_len + need > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap < c->out_len + need)
-            cap *= 2;
-        uint8_t *nb = realloc(c->out, cap);
-        if (!nb)
-            return false;
-        c->out = nb;
-        c->out_cap = cap;
-    }
-    uint8_t *p = c->out + c->out_off + c->out_len;
-    shim_frame_header(p, type, (uint32_t)len);
-    if (len)
-        memcpy(p + SHIM_FRAME_HDR, data, len);
-    c->out_len += need;
-    return true;
-}
-
-/* Writes what it can; false when the peer is gone. */
-static bool client_flush(struct shim_client *c)
-{
-    while (c->out_len > 0) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return true;
-        if (n <= 0)
-            return false;
-        c->out_off += (size_t)n;
-        c->out_len -= (size_t)n;
-    }
-    c->out_off = 0;
-    if (c->out_cap > 64 * 1024) { /* give back a burst's memory */
-        free(c->out);
-        c->out = NULL;
-        c->out_cap = 0;
-    }
-    return true;
-}
-
-static void write_stdin(struct shim *s);
+/* ---- container stdin ---- */
 
 static void close_stdin_now(struct shim *s)
 {
@@ -187,26 +132,22 @@ static void close_stdin_now(struct shim *s)
 }
 
 /* Closes the container's stdin once what clients sent has been written. */
-static void close_stdin(struct shim *s)
+void shim_close_stdin(struct shim *s)
 {
     s->stdin_close_pending = true;
-    write_stdin(s);
+    shim_write_stdin(s);
     if (s->in_len == 0)
         close_stdin_now(s);
 }
 
-static void client_drop(struct shim *s, size_t i)
+/* Whether one more client read fits in the stdin buffer: a read completes at
+ * most one partial frame plus what the read returns. Without an open stdin,
+ * input is discarded, so there is always room. */
+bool shim_stdin_room(const struct shim *s)
 {
-    struct shim_client *c = &s->clients[i];
-    bool had_stdin = c->attach && (c->flags & SHIM_ATTACH_STDIN);
-    close(c->fd);
-    free(c->out);
-    free(c->rd);
-    s->clients[i] = s->clients[--s->n_clients];
-    if (had_stdin && s->o.stdin_once) {
-        log_info("shim", "container %s: stdin_once: first attach ended, closing stdin", s->o.id);
-        close_stdin(s);
-    }
+    if (s->in_fd < 0 || s->stdin_close_pending)
+        return true;
+    return s->in_len + SHIM_FRAME_MAX + 4096 <= SHIM_STDIN_BUF_MAX;
 }
 
 void shim_output(struct shim *s, bool is_err, const char *data, size_t len)
@@ -215,169 +156,7 @@ void shim_output(struct shim *s, bool is_err, const char *data, size_t len)
     clock_gettime(CLOCK_REALTIME, &now);
     crilog_feed(is_err ? &s->lerr : &s->lout, data, len, &now, log_sink, s);
     shim_log_flush(s);
-    uint8_t want = is_err ? SHIM_ATTACH_STDERR : SHIM_ATTACH_STDOUT;
-    for (size_t i = 0; i < s->n_clients;) {
-        struct shim_client *c = &s->clients[i];
-        if (!c->attach || !(c->flags & want)) {
-            i++;
-            continue;
-        }
-        bool ok = true;
-        for (size_t off = 0; ok && off < len; off += SHIM_FRAME_MAX) {
-            size_t n = len - off < SHIM_FRAME_MAX ? len - off : SHIM_FRAME_MAX;
-            ok = client_queue(c, is_err ? SHIM_MSG_STDERR : SHIM_MSG_STDOUT, data + off, n);
-        }
-        if (ok)
-            ok = client_flush(c);
-        if (!ok) {
-            log_warn("shim", "container %s: dropping attach client (slow or gone)", s->o.id);
-            client_drop(s, i);
-            continue;
-        }
-        i++;
-    }
-}
-
-static const char *status_name(enum shim_status st)
-{
-    return st == SHIM_CREATED ? "created" : st == SHIM_RUNNING ? "running" : "exited";
-}
-
-static void control(struct shim *s, struct shim_client *c, const char *cmd)
-{
-    char reply[256];
-    if (strcmp(cmd, "starting") == 0) {
-        if (s->status == SHIM_CREATED) {
-            s->started_at = shim_now_ns();
-            s->status = SHIM_RUNNING;
-        } else if (s->started_at == 0) {
-            s->started_at = shim_now_ns();
-        }
-        snprintf(reply, sizeof(reply), "ok");
-    } else if (strcmp(cmd, "reopen-log") == 0) {
-        char msg[200];
-        if (s->status != SHIM_RUNNING || s->init_exited)
-            snprintf(reply, sizeof(reply), "error container is not running");
-        else if (!s->o.log_path)
-            snprintf(reply, sizeof(reply), "error container has no log path");
-        else if (shim_log_open(s, msg, sizeof(msg)) < 0)
-            snprintf(reply, sizeof(reply), "error %s", msg);
-        else
-            snprintf(reply, sizeof(reply), "ok");
-    } else if (strcmp(cmd, "state") == 0) {
-        snprintf(reply, sizeof(reply), "ok %d %s %lld %lld", (int)s->init_pid,
-                 status_name(s->init_exited ? SHIM_EXITED : s->status), (long long)s->created_at,
-                 (long long)s->started_at);
-    } else {
-        snprintf(reply, sizeof(reply), "error unknown command");
-    }
-    client_queue(c, SHIM_MSG_RESULT, reply, strlen(reply));
-}
-
-static void resize(struct shim *s, const uint8_t *p, uint32_t len)
-{
-    if (!s->o.tty || len != 4 || s->out_fd < 0)
-        return;
-    struct winsize ws = {.ws_row = (unsigned short)((p[0] << 8) | p[1]),
-                         .ws_col = (unsigned short)((p[2] << 8) | p[3])};
-    if (ioctl(s->out_fd, TIOCSWINSZ, &ws) < 0)
-        log_warn("shim", "container %s: resize: %s", s->o.id, strerror(errno));
-}
-
-/* Handles one frame; false drops the client. */
-static bool client_frame(struct shim *s, struct shim_client *c)
-{
-    struct shim_frame_reader *r = c->rd;
-    switch (r->type) {
-    case SHIM_MSG_ATTACH:
-        if (c->attach || r->len != 1)
-            return false;
-        c->attach = true;
-        c->flags = r->payload[0] & (SHIM_ATTACH_STDIN | SHIM_ATTACH_STDOUT | SHIM_ATTACH_STDERR);
-        if ((c->flags & SHIM_ATTACH_STDIN) && !s->o.stdin_open)
-            c->flags &= (uint8_t)~SHIM_ATTACH_STDIN;
-        return true;
-    case SHIM_MSG_STDIN:
-        if (!c->attach || !(c->flags & SHIM_ATTACH_STDIN))
-            return true; /* ignored: not attached for stdin */
-        if (s->in_fd < 0 || s->stdin_close_pending)
-            return true;
-        if (!s->in_buf) {
-            s->in_buf = malloc(SHIM_STDIN_BUF_MAX);
-            if (!s->in_buf)
-                return true;
-        }
-        if (s->in_len + r->len > SHIM_STDIN_BUF_MAX) { /* reads are gated by stdin_room() */
-            log_warn("shim", "container %s: stdin buffer full, input dropped", s->o.id);
-            return true;
-        }
-        memcpy(s->in_buf + s->in_len, r->payload, r->len);
-        s->in_len += r->len;
-        return true;
-    case SHIM_MSG_CLOSE_STDIN:
-        if (c->attach && (c->flags & SHIM_ATTACH_STDIN))
-            close_stdin(s);
-        return true;
-    case SHIM_MSG_RESIZE:
-        resize(s, r->payload, r->len);
-        return true;
-    case SHIM_MSG_CONTROL: {
-        char cmd[64];
-        if (c->attach || r->len == 0 || r->len >= sizeof(cmd))
-            return false;
-        memcpy(cmd, r->payload, r->len);
-        cmd[r->len] = '\0';
-        control(s, c, cmd);
-        return true;
-    }
-    default:
-        return false;
-    }
-}
-
-static bool client_read(struct shim *s, struct shim_client *c)
-{
-    uint8_t buf[4096];
-    /* leave room for a whole frame in the stdin buffer */
-    ssize_t n;
-    do {
-        n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK;
-    if (n == 0)
-        return false;
-    if (!c->rd) {
-        c->rd = malloc(sizeof(*c->rd));
-        if (!c->rd)
-            return false;
-        shim_frame_reader_init(c->rd);
-    }
-    const uint8_t *p = buf;
-    size_t len = (size_t)n;
-    while (len > 0) {
-        int st = shim_frame_feed(c->rd, &p, &len);
-        if (st == SHIM_FRAME_BAD)
-            return false;
-        if (st == SHIM_FRAME_READY && !client_frame(s, c))
-            return false;
-    }
-    return client_flush(c);
-}
-
-static void accept_clients(struct shim *s)
-{
-    for (;;) {
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
-            return;
-        if (s->n_clients == SHIM_MAX_CLIENTS) {
-            log_warn("shim", "container %s: too many clients", s->o.id);
-            close(fd);
-            continue;
-        }
-        s->clients[s->n_clients++] = (struct shim_client){.fd = fd};
-    }
+    shim_clients_output(s, is_err, data, len);
 }
 
 /* ---- children ---- */
@@ -431,7 +210,7 @@ static void read_output(struct shim *s, bool is_err)
     }
 }
 
-static void write_stdin(struct shim *s)
+void shim_write_stdin(struct shim *s)
 {
     while (s->in_len > 0 && s->in_fd >= 0) {
         ssize_t n = write(s->in_fd, s->in_buf, s->in_len);
@@ -479,54 +258,20 @@ static void finish(struct shim *s)
     close(s->listen_fd);
     s->listen_fd = -1;
 
-    char code[16];
-    int c = WIFEXITED(s->exit_status)     ? WEXITSTATUS(s->exit_status)
-            : WIFSIGNALED(s->exit_status) ? 128 + WTERMSIG(s->exit_status)
-                                          : 255;
-    int n = snprintf(code, sizeof(code), "%d", c);
-    for (size_t i = 0; i < s->n_clients; i++)
-        if (s->clients[i].attach)
-            client_queue(&s->clients[i], SHIM_MSG_EXIT, code, (size_t)n);
-    /* give attached clients a moment to take the rest */
-    int64_t deadline = shim_now_ns() + 1000000000LL;
-    while (s->n_clients > 0 && shim_now_ns() < deadline) {
-        struct pollfd p[SHIM_MAX_CLIENTS];
-        for (size_t i = s->n_clients; i-- > 0;) {
-            if (s->clients[i].out_len == 0) {
-                client_drop(s, i);
-            }
-        }
-        if (s->n_clients == 0)
-            break;
-        for (size_t i = 0; i < s->n_clients; i++)
-            p[i] = (struct pollfd){s->clients[i].fd, POLLOUT, 0};
-        if (poll(p, s->n_clients, 100) < 0 && errno != EINTR)
-            break;
-        for (size_t i = s->n_clients; i-- > 0;) {
-            if (p[i].revents && !client_flush(&s->clients[i]))
-                client_drop(s, i);
-        }
-    }
-    while (s->n_clients > 0)
-        client_drop(s, s->n_clients - 1);
+    int code = WIFEXITED(s->exit_status)     ? WEXITSTATUS(s->exit_status)
+               : WIFSIGNALED(s->exit_status) ? 128 + WTERMSIG(s->exit_status)
+                                             : 255;
+    shim_clients_finish(s, code);
     free(s->in_buf);
     s->in_buf = NULL;
 }
 
-/* Whether one more client read fits in the stdin buffer: a read completes at
- * most one partial frame plus what the read returns. Without an open stdin,
- * input is discarded, so there is always room. */
-static bool stdin_room(const struct shim *s)
-{
-    if (s->in_fd < 0 || s->stdin_close_pending)
-        return true;
-    return s->in_len + SHIM_FRAME_MAX + 4096 <= SHIM_STDIN_BUF_MAX;
-}
-
 int shim_loop(struct shim *s)
 {
-    /* pollfd layout: sig, listen, out, err, stdin, clients... */
-    struct pollfd p[5 + SHIM_MAX_CLIENTS];
+    /* pollfd layout: sig, listen, out, err, stdin, then the clients' fds */
+    enum { FIXED = 5 };
+    struct pollfd p[FIXED + SHIM_MAX_CLIENTS * 4];
+    struct shim_pollref ref[SHIM_MAX_CLIENTS * 4];
     int64_t drain_deadline = 0;
     for (;;) {
         if (s->init_exited) {
@@ -535,25 +280,13 @@ int shim_loop(struct shim *s)
             if ((s->out_fd < 0 && s->err_fd < 0) || shim_now_ns() >= drain_deadline)
                 break;
         }
-        bool in_room = stdin_room(s);
         p[0] = (struct pollfd){s->sigfd, POLLIN, 0};
         p[1] = (struct pollfd){s->listen_fd, POLLIN, 0};
         p[2] = (struct pollfd){s->out_fd, POLLIN, 0};
         p[3] = (struct pollfd){s->err_fd, POLLIN, 0};
         p[4] = (struct pollfd){s->in_len > 0 ? s->in_fd : -1, POLLOUT, 0};
-        size_t nc = s->n_clients;
-        for (size_t i = 0; i < nc; i++) {
-            short ev = (short)(s->clients[i].out_len ? POLLOUT : 0);
-            if (in_room || !s->clients[i].attach)
-                ev |= POLLIN;
-            /* an attach client waiting for stdin room is not polled at all:
-             * its hang-up would otherwise be reported on every round */
-            p[5 + i] = (struct pollfd){ev ? s->clients[i].fd : -1, ev, 0};
-        }
-        int timeout = -1;
-        if (s->init_exited)
-            timeout = 50;
-        int r = poll(p, 5 + nc, timeout);
+        size_t nc = shim_clients_pollfds(s, p + FIXED, ref);
+        int r = poll(p, FIXED + nc, s->init_exited ? 50 : -1);
         if (r < 0 && errno != EINTR) {
             log_error("shim", "poll: %s", strerror(errno));
             return -1;
@@ -567,29 +300,12 @@ int shim_loop(struct shim *s)
         if (p[3].revents && s->err_fd >= 0)
             read_output(s, true);
         if (p[4].revents && s->in_fd >= 0)
-            write_stdin(s);
-        /* clients: walk backwards so drops (swap with last) stay safe */
-        for (size_t i = nc; i-- > 0;) {
-            if (i >= s->n_clients || s->clients[i].fd != p[5 + i].fd)
-                continue;
-            short ev = p[5 + i].revents;
-            if (!ev)
-                continue;
-            bool ok = true;
-            /* room is checked again: other clients' input may have used it */
-            if ((ev & (POLLIN | POLLHUP | POLLERR)) && (!s->clients[i].attach || stdin_room(s)))
-                ok = client_read(s, &s->clients[i]);
-            else if (ev & (POLLHUP | POLLERR))
-                ok = false;
-            if (ok && (ev & POLLOUT))
-                ok = client_flush(&s->clients[i]);
-            if (!ok)
-                client_drop(s, i);
-        }
+            shim_write_stdin(s);
+        shim_clients_handle(s, p + FIXED, ref, nc);
         if (s->in_len > 0 && s->in_fd >= 0)
-            write_stdin(s);
+            shim_write_stdin(s);
         if (p[1].revents)
-            accept_clients(s);
+            shim_clients_accept(s);
     }
     finish(s);
     return 0;

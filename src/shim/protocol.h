@@ -33,6 +33,16 @@
  * unsent output exceeds SHIM_CLIENT_BUF_MAX is dropped so that a slow reader
  * never blocks the container.
  *
+ * fd attach: an SHIM_MSG_ATTACH whose flags include SHIM_ATTACH_FDS is
+ * answered by a SHIM_MSG_RESULT "ok" ("ok tty" with a tty) frame carrying file descriptors
+ * (SCM_RIGHTS) in place of framed output: without a tty one pipe end per
+ * requested stream, in the order stdin (write end), stdout, stderr (read
+ * ends); with a tty one stream socket that carries the output and takes the
+ * input (the pty's role). The connection stays open for SHIM_MSG_RESIZE and
+ * SHIM_MSG_CLOSE_STDIN and gets SHIM_MSG_EXIT; closing it detaches. Closing
+ * the stdin pipe ends this client's input (and closes the container's stdin
+ * with stdin_once); output pipes get EOF when the container has exited.
+ *
  * Control requests (payload = command text), answered by one SHIM_MSG_RESULT
  * frame whose payload is "ok" [" " detail] or "error <message>":
  *   "starting"    sent by the daemon right before `runtime start`: the shim
@@ -82,6 +92,7 @@ enum shim_attach_flags {
     SHIM_ATTACH_STDIN = 1,
     SHIM_ATTACH_STDOUT = 2,
     SHIM_ATTACH_STDERR = 4,
+    SHIM_ATTACH_FDS = 8, /* fd attach, see above */
 };
 
 static inline void shim_frame_header(uint8_t hdr[SHIM_FRAME_HDR], uint8_t type, uint32_t len)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #include "crilog.h"
@@ -30,13 +31,29 @@ struct shim_opts {
     int sync_fd;
 };
 
+struct shim_obuf {
+    uint8_t *buf;
+    size_t off, len, cap;
+};
+
 struct shim_client {
-    int fd;
-    bool attach;
-    uint8_t flags; /* SHIM_ATTACH_* */
+    int fd;          /* the connection on shim.sock */
+    bool attach;     /* an attach stream (else control requests) */
+    bool raw;        /* fd attach: output goes to raw_out_fd, input from raw_in */
+    bool stdin_done; /* fd attach: the client's stdin ended */
+    uint8_t flags;   /* SHIM_ATTACH_STDIN|STDOUT|STDERR */
     struct shim_frame_reader *rd;
-    uint8_t *out; /* unsent frames */
-    size_t out_off, out_len, out_cap;
+    struct shim_obuf out; /* unsent frames */
+    int raw_in;           /* fd attach: stdin pipe (tty: the socketpair), else -1 */
+    int raw_out_fd[2];    /* fd attach: stdout, stderr pipes (tty: [0] the socketpair) */
+    struct shim_obuf raw_out[2];
+};
+
+/* Which client fd a pollfd entry stands for: kind 0 the connection, 1 raw
+ * stdin, 2/3 raw stdout/stderr. */
+struct shim_pollref {
+    int client_fd;
+    uint8_t kind;
 };
 
 enum shim_status { SHIM_CREATED, SHIM_RUNNING, SHIM_EXITED };
@@ -84,11 +101,22 @@ int64_t shim_now_ns(void);
 int shim_runtime_create(struct shim *s, char *msg, size_t msgcap);
 
 /* io.c */
+void shim_close_stdin(struct shim *s);
+void shim_write_stdin(struct shim *s);
+bool shim_stdin_room(const struct shim *s);
 int shim_log_open(struct shim *s, char *msg, size_t msgcap);
 void shim_log_flush(struct shim *s);
 void shim_output(struct shim *s, bool is_err, const char *data, size_t len);
 void shim_reap(struct shim *s);
 int shim_loop(struct shim *s);
+
+/* clients.c */
+void shim_clients_accept(struct shim *s);
+void shim_clients_output(struct shim *s, bool is_err, const char *data, size_t len);
+size_t shim_clients_pollfds(struct shim *s, struct pollfd *p, struct shim_pollref *ref);
+void shim_clients_handle(struct shim *s, const struct pollfd *p, const struct shim_pollref *ref,
+                         size_t n);
+void shim_clients_finish(struct shim *s, int exit_code);
 
 /* exitfile.c */
 int shim_write_pidfile(const char *state_dir);

@@ -551,3 +551,27 @@ def test_long_state_dir_path(make, runtime):
     assert a.pump_until(lambda: a.exit is not None)
     assert b"got hi" in a.out
     assert driver("wait", c.state, "5000").stdout.startswith("exit_code 0")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_fd_attach_pipes(make, runtime):
+    """The fd attach the streaming server uses: plain pipes, stdin_once."""
+    c = make(runtime, ["/bin/sh", "-c", "cat; echo done >&2"], stdin=True, stdin_once=True).run()
+    other = Attach(c.state, ATTACH_STDOUT)  # a framed client sees the same output
+    p = subprocess.run([DRIVER, "attachfds", c.state, "7"], input=b"abc\nxyz\n",
+                       capture_output=True, timeout=20)
+    assert p.returncode == 0, p
+    assert p.stdout == b"abc\nxyz\n" and p.stderr == b"done\n"
+    assert other.pump_until(lambda: other.exit is not None)
+    assert other.out == b"abc\nxyz\n" and other.exit == 0
+    assert c.wait_exit()["exit_code"] == 0
+
+
+def test_fd_attach_tty_with_resize(make):
+    c = make("crun", ["/bin/sh", "-c", "read x; stty size; echo got $x"], tty=True,
+             stdin=True).run()
+    p = subprocess.run([DRIVER, "attachfds", c.state, "3", "20", "70"], input=b"hey\r",
+                       capture_output=True, timeout=20)
+    assert p.returncode == 0, p
+    assert b"20 70" in p.stdout and b"got hey" in p.stdout, p.stdout
+    assert c.wait_exit()["exit_code"] == 0

@@ -6,11 +6,14 @@
  *   shim_driver starting|reopen|state|exit|check STATE_DIR
  *   shim_driver resize STATE_DIR ROWS COLS
  *   shim_driver wait STATE_DIR TIMEOUT_MS
+ *   shim_driver attachfds STATE_DIR FLAGS [ROWS COLS]   pumps stdin/stdout/stderr
  *   shim_driver probe RUNTIME [FALLBACK]                      -> chosen runtime
  * Prints the error message and exits 1 on failure. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctr/runtime_probe.h"
 #include "ctr/shim_client.h"
@@ -68,6 +71,63 @@ static int launch(int argc, char **argv)
     return 0;
 }
 
+static void put_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* fd attach: pumps our stdin -> container, container -> our stdout/stderr
+ * until the container's output ends. */
+static int attach_fds(const char *dir, unsigned flags, int rows, int cols)
+{
+    cric_err err = {0};
+    struct shim_attach_fds a;
+    if (shim_attach_fds_open(dir, flags, &a, &err) < 0)
+        return fail(&err);
+    if (rows > 0 && shim_send_resize(a.ctl_fd, (unsigned)rows, (unsigned)cols, &err) < 0)
+        return fail(&err);
+    int in_to = a.tty ? a.pty_fd : a.stdin_fd;
+    int src_in = in_to >= 0 ? 0 : -1;
+    int out_from = a.tty ? a.pty_fd : a.stdout_fd;
+    int err_from = a.stderr_fd;
+    while (out_from >= 0 || err_from >= 0) {
+        struct pollfd p[3] = {{src_in, POLLIN, 0}, {out_from, POLLIN, 0}, {err_from, POLLIN, 0}};
+        if (poll(p, 3, -1) < 0)
+            break;
+        char buf[4096];
+        if (p[0].revents) {
+            ssize_t n = read(0, buf, sizeof(buf));
+            if (n > 0) {
+                put_all(in_to, buf, (size_t)n);
+            } else {
+                src_in = -1;
+                if (!a.tty) { /* our stdin ended: so does our input to the container */
+                    close(a.stdin_fd);
+                    a.stdin_fd = -1;
+                }
+            }
+        }
+        for (int k = 1; k < 3; k++) {
+            if (!p[k].revents)
+                continue;
+            int *fd = k == 1 ? &out_from : &err_from;
+            ssize_t n = read(*fd, buf, sizeof(buf));
+            if (n > 0)
+                put_all(k == 1 ? 1 : 2, buf, (size_t)n);
+            else
+                *fd = -1;
+        }
+    }
+    shim_attach_fds_close(&a);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -109,6 +169,9 @@ int main(int argc, char **argv)
         printf("exit_code %d signal %d oom_killed %d\n", e.exit_code, e.signal, e.oom_killed);
         return 0;
     }
+    if (!strcmp(cmd, "attachfds") && (argc == 4 || argc == 6))
+        return attach_fds(dir, (unsigned)atoi(argv[3]), argc == 6 ? atoi(argv[4]) : 0,
+                          argc == 6 ? atoi(argv[5]) : 0);
     if (!strcmp(cmd, "check")) {
         pid_t pid = 0;
         enum shim_liveness l = shim_check(dir, &pid);
