@@ -1,33 +1,94 @@
 /* The streaming server's backend: what exec, attach and port-forward reach in
  * the rest of the daemon. Port-forward resolves the sandbox's network
- * namespace through the pod service. Exec and attach need the container
- * service (OCI runtime exec, the shim's attach socket); until it is wired in
- * they answer UNIMPLEMENTED at RPC time. */
+ * namespace through the pod service. Exec runs through the OCI runtime
+ * (src/stream/ociexec.c) and attach will use the shim's fd attach; both need
+ * the container service to resolve a container (resolve_container below):
+ * until it is wired in they answer UNIMPLEMENTED at RPC time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/daemon.h"
 #include "pod/pod.h"
+#include "stream/ociexec.h"
 #include "stream/stream.h"
+#include "util/fs.h"
 #include "util/log.h"
 
-static int container_check(void *ctx, const char *container_id, cric_err *err)
+/* What exec and attach need to know about a container. */
+typedef struct ctr_target {
+    char runtime[4096];      /* OCI runtime binary of the container's handler */
+    char runtime_root[4096]; /* its --root ("" = default) */
+    char config_path[4096];  /* the bundle's config.json */
+    char shim_state[4096];   /* the container's cric-shim state directory */
+    bool running;
+} ctr_target;
+
+/* The one piece that needs the container service: resolve an id (or unique
+ * prefix) to the above. Until the service exists, exec and attach answer
+ * UNIMPLEMENTED here, before a URL is handed out. */
+static int resolve_container(cric_daemon *d, const char *id, ctr_target *t, cric_err *err)
 {
-    cric_daemon *d = ctx;
+    memset(t, 0, sizeof(*t));
     if (!d->ctrs)
         return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
                             "container %s: exec and attach need the container service, which "
                             "cric does not have yet",
-                            container_id);
+                            id);
     return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
                         "container %s: exec and attach are not wired to the container service yet",
-                        container_id);
+                        id);
+}
+
+static int container_check(void *ctx, const char *container_id, cric_err *err)
+{
+    ctr_target t = {0};
+    if (resolve_container(ctx, container_id, &t, err) < 0)
+        return -1;
+    if (!t.running)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running",
+                            container_id);
+    return 0;
 }
 
 static int start(void *ctx, const stream_request *req, stream_proc *out, cric_err *err)
 {
-    return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED, "container %s: %s is not implemented yet",
-                        req->id, stream_kind_name(req->kind));
+    cric_daemon *d = ctx;
+    ctr_target t = {0};
+    if (resolve_container(d, req->id, &t, err) < 0)
+        return -1;
+    if (!t.running)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", req->id);
+    if (req->kind == STREAM_ATTACH)
+        return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
+                            "container %s: attach needs the shim's fd attach (not wired yet)",
+                            req->id);
+    char work[4200];
+    snprintf(work, sizeof(work), "%s/exec", d->cfg.state);
+    if (fs_mkdir_p(work, 0700, err) < 0)
+        return -1;
+    oci_exec_opts o = {
+        .runtime = t.runtime,
+        .runtime_root = t.runtime_root,
+        .container_id = req->id,
+        .config_path = t.config_path,
+        .argv = req->cmd,
+        .argc = req->n_cmd,
+        .tty = req->tty,
+        .want_stdin = req->stdin_,
+        .work_dir = work,
+    };
+    return oci_exec_start(&o, out, err);
+}
+
+static void exec_kill(void *ctx, stream_proc *p)
+{
+    oci_exec_kill(p);
+}
+
+static void release(void *ctx, stream_proc *p)
+{
+    oci_exec_release(p);
 }
 
 static int portforward_netns(void *ctx, const char *pod_id, char **netns_path, cric_err *err)
@@ -58,6 +119,8 @@ int daemon_stream_start(cric_daemon *d, cric_err *err)
         .ctx = d,
         .container_check = container_check,
         .start = start,
+        .exec_kill = exec_kill,
+        .release = release,
         .portforward_netns = portforward_netns,
     };
     if (stream_server_new(&d->stream, &d->loop, &o, &be, err) < 0) {
