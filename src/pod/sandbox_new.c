@@ -1,4 +1,5 @@
 /* RunPodSandbox input validation and the new sandbox's snapshot. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -85,8 +86,11 @@ int pods_validate(pod_service *s, const pod_config *c, const char **handler, cri
             pm->host_port > 65535 || pm->protocol < 0 || pm->protocol > 2)
             return cric_err_set(err, CRIC_ERR_INVALID, "port mapping %d->%d: out of range",
                                 pm->host_port, pm->container_port);
-        if (pm->host_ip && pm->host_ip[0] && !printable_no(pm->host_ip, 64, " "))
-            return cric_err_set(err, CRIC_ERR_INVALID, "port mapping: bad host_ip");
+        unsigned char addr[16];
+        if (pm->host_ip && pm->host_ip[0] && inet_pton(AF_INET, pm->host_ip, addr) != 1 &&
+            inet_pton(AF_INET6, pm->host_ip, addr) != 1)
+            return cric_err_set(err, CRIC_ERR_INVALID, "port mapping: host_ip %.80s is not an IP",
+                                pm->host_ip);
     }
     if (c->cgroup_parent && c->cgroup_parent[0]) {
         char rel[1024];

@@ -163,6 +163,7 @@ int pod_lookup(pod_service *s, const char *id, pod_info **out, cric_err *err)
     sandbox *sb = NULL;
     int rc = pods_table_find(s, id, &sb, err);
     if (rc == 0) {
+        pods_refresh(s, sb);
         *out = pod_info_dup(sb->info);
         if (!*out)
             rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
@@ -185,6 +186,7 @@ int pod_list(pod_service *s, const pod_filter *f, pod_info ***out, size_t *n, cr
         const pod_info *p = s->items[i]->info;
         if (s->items[i]->creating)
             continue;
+        pods_refresh(s, s->items[i]);
         if (f && f->id && f->id[0] && strncmp(p->id, f->id, strlen(f->id)) != 0)
             continue;
         if (f && f->has_state && f->state != (p->ready ? POD_STATE_READY : POD_STATE_NOTREADY))
@@ -254,14 +256,9 @@ static bool still_alive(const pod_info *p)
     if (p->ipcns_path[0] && !is_nsfs(p->ipcns_path))
         return false;
     if (p->pid_mode == POD_NS_POD) {
-        char path[4096];
-        pods_path(p, "infra", path, sizeof(path));
-        _cleanup_free_ char *text = NULL;
-        size_t len;
         int pid = 0;
         unsigned long long start = 0;
-        if (fs_read_file(path, 256, &text, &len, NULL) < 0 ||
-            sscanf(text, "%d %llu", &pid, &start) != 2 || infra_start_time(pid) != start)
+        if (pods_read_infra(p, &pid, &start) < 0 || infra_start_time(pid) != start)
             return false;
     }
     return true;
@@ -287,6 +284,10 @@ static int load_row(void *arg, const sandbox_row *row, cric_err *err)
         pod_info_free(p);
         return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
     }
+    int pid;
+    unsigned long long start;
+    if (pods_read_infra(p, &pid, &start) == 0)
+        sb->infra_start = start;
     if (p->ready && !still_alive(p)) {
         log_warn("pod", "sandbox %.12s: namespaces or infra process gone; now NOTREADY", p->id);
         p->ready = false;

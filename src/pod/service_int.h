@@ -24,6 +24,7 @@ typedef struct sandbox {
     unsigned refs;         /* table lock */
     bool creating;         /* hidden until RunPodSandbox finishes */
     bool removed;
+    unsigned long long infra_start; /* table lock; kernel start time of infra_pid */
 } sandbox;
 
 struct pod_service {
@@ -54,6 +55,11 @@ int pods_persist(pod_service *s, sandbox *sb, cric_err *err);
 void pods_set_ready(pod_service *s, sandbox *sb, bool ready);
 void pods_path(const pod_info *p, const char *name, char *buf, size_t size);
 /* Atomic replace (temporary name + rename) without fsync: for state files. */
+/* Reads <sandbox>/infra ("pid starttime"); -1 when there is none. */
+int pods_read_infra(const pod_info *p, int *pid, unsigned long long *start);
+/* s->mu held: a READY sandbox whose infra process died is NOTREADY (its
+ * containers died with their PID namespace). */
+void pods_refresh(pod_service *s, sandbox *sb);
 int pods_write_state(const char *path, const char *text, mode_t mode, cric_err *err);
 
 /* sandbox_new.c: validation and the new sandbox's snapshot */

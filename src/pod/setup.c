@@ -258,6 +258,7 @@ static int infra_up(pod_service *s, sandbox *sb, cric_err *err)
     }
     pthread_mutex_lock(&s->mu);
     p->infra_pid = pid;
+    sb->infra_start = start;
     pthread_mutex_unlock(&s->mu);
     if (nspin_pin_proc(pid, "pid", p->pidns_path, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s", p->id);

@@ -12,7 +12,11 @@
 #include "pod/record.h"
 #include "pod/service_int.h"
 #include "store/sandbox_store.h"
+#include "pod/infra.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/ids.h"
+#include "util/log.h"
 
 int64_t pods_now_ns(void)
 {
@@ -165,6 +169,29 @@ void pods_set_ready(pod_service *s, sandbox *sb, bool ready)
 void pods_path(const pod_info *p, const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", p->sandbox_dir, name);
+}
+
+int pods_read_infra(const pod_info *p, int *pid, unsigned long long *start)
+{
+    char path[4200];
+    pods_path(p, "infra", path, sizeof(path));
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    if (fs_read_file(path, 256, &text, &len, NULL) < 0 || sscanf(text, "%d %llu", pid, start) != 2)
+        return -1;
+    return 0;
+}
+
+void pods_refresh(pod_service *s, sandbox *sb)
+{
+    pod_info *p = sb->info;
+    if (!p->ready || p->pid_mode != POD_NS_POD || sb->creating || !sb->infra_start)
+        return;
+    if (infra_start_time(p->infra_pid) == sb->infra_start)
+        return;
+    p->ready = false;
+    log_warn("pod", "sandbox %.12s: infra process %d is gone; sandbox NOTREADY", p->id,
+             p->infra_pid);
 }
 
 /* Runtime state under <state> (tmpfs on a normal host) only has to survive

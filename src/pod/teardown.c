@@ -72,16 +72,14 @@ static int net_down(pod_service *s, const pod_info *p, cric_err *err)
 
 static int infra_down(const pod_info *p, cric_err *err)
 {
-    char path[4096];
-    pods_path(p, "infra", path, sizeof(path));
-    _cleanup_free_ char *text = NULL;
-    size_t len;
-    if (fs_read_file(path, 256, &text, &len, NULL) < 0)
-        return 0;
     int pid = 0;
     unsigned long long start = 0;
-    if (sscanf(text, "%d %llu", &pid, &start) == 2 && infra_kill(pid, start, err) < 0)
+    if (pods_read_infra(p, &pid, &start) < 0)
+        return 0;
+    if (infra_kill(pid, start, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s", p->id);
+    char path[4200];
+    pods_path(p, "infra", path, sizeof(path));
     unlink(path);
     return 0;
 }

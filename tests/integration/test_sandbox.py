@@ -341,6 +341,8 @@ def test_validation_errors(netd, pb):
         (pod_config(pb, cgroup_parent="/a/../../b"), "", "cgroup_parent"),
         (pod_config(pb, dns_config=pb.DNSConfig(servers=["1.1.1.1\nx"])), "", "dns_config"),
         (pod_config(pb, hostname="bad host"), "", "hostname"),
+        (pod_config(pb, port_mappings=[pb.PortMapping(container_port=80, host_port=8080,
+                                                      host_ip="1.2.3.4; x")]), "", "host_ip"),
     ]
     for cfg, handler, word in cases:
         with pytest.raises(grpc.RpcError) as e:
@@ -439,4 +441,54 @@ def test_fifty_concurrent_sandboxes(netd, pb):
     assert len(snapshot(d)["leases"]) == len(before["leases"]) + n
     with concurrent.futures.ThreadPoolExecutor(n) as ex:
         list(ex.map(lambda sid: stop_remove(d, pb, sid), ids))
+    assert snapshot(d) == before
+
+
+def test_infra_death_makes_sandbox_notready(netd, pb):
+    d = netd
+    sid = run(d, pb, pod_config(pb, host_net=True, pid=pb.POD))
+    pid = info(d, pb, sid)["pid"]
+    os.kill(pid, 9)
+    deadline = time.time() + 5
+    while time.time() < deadline and status(d, pb, sid).status.state == pb.SANDBOX_READY:
+        time.sleep(0.02)
+    assert status(d, pb, sid).status.state == pb.SANDBOX_NOTREADY
+    notready = pb.PodSandboxStateValue(state=pb.SANDBOX_NOTREADY)
+    items = d.runtime().ListPodSandbox(pb.ListPodSandboxRequest(
+        filter=pb.PodSandboxFilter(state=notready))).items
+    assert [s.id for s in items] == [sid]
+    stop_remove(d, pb, sid)
+
+
+def test_stop_retries_after_failed_cni_del(make_daemon, cni_env, pb, tmp_path):
+    """A DEL that fails makes Stop fail; the next Stop finishes the job."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    marker = tmp_path / "fail-del"
+    flaky = bindir / "cric-flaky"
+    flaky.write_text("#!/bin/sh\nin=$(cat)\n"
+                     "if [ \"$CNI_COMMAND\" = DEL ] && [ -e %s ]; then\n"
+                     "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"DEL refused\"}'; exit 1\n"
+                     "fi\n"
+                     "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
+                     "  printf '%%s' \"$in\" | /usr/bin/python3 -c 'import json,sys; "
+                     "print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\n"
+                     "fi\n" % marker)
+    flaky.chmod(0o755)
+    d = make_daemon(start=False)
+    set_bin_dirs(d, [str(bindir), CNI_BIN])
+    d.start()
+    d.ipam = cni_env["ipam"]
+    with open(os.path.join(d.cni_dir, "10-cric-test.conflist"), "w") as f:
+        json.dump(bridge_conflist(cni_env["ipam"], [{"type": "cric-flaky"}]), f)
+    before = snapshot(d)
+    sid = run(d, pb, pod_config(pb))
+    assert status(d, pb, sid).status.network.ip.startswith("10.231.")
+    marker.write_text("")
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime().StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid))
+    assert "DEL refused" in e.value.details()
+    assert status(d, pb, sid).status.state == pb.SANDBOX_NOTREADY
+    marker.unlink()
+    stop_remove(d, pb, sid)
     assert snapshot(d) == before
