@@ -36,8 +36,11 @@ typedef enum {
  * passes to every ctr_spec_build. */
 typedef struct ctr_host_facts {
     ctr_cgroup_layout cgroup_layout;
-    bool swap_limit;         /* memory.memsw (v1) / memory.swap.max (v2) exists */
-    bool apparmor;           /* /sys/module/apparmor/parameters/enabled is "Y" */
+    bool swap_limit; /* memory.memsw (v1) / memory.swap.max (v2) exists */
+    bool apparmor;   /* /sys/module/apparmor/parameters/enabled is "Y" */
+    bool hugetlb;    /* the runtime can set hugetlb limits: a v1 hugetlb hierarchy (v1/hybrid)
+                        or hugetlb in cgroup.controllers (v2); detect after any cgroup layout
+                        fix-up such as mounting the hugetlb v1 hierarchy */
     ctr_capset cap_bounding; /* the daemon's bounding set: what "ALL"/privileged can grant */
     int oom_score_adj_floor; /* the daemon's own oom_score_adj: lower values need
                                 CAP_SYS_RESOURCE, so requests are clamped to it */

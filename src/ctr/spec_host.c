@@ -39,6 +39,16 @@ void ctr_host_facts_detect(ctr_host_facts *out)
     else
         out->swap_limit = file_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
 
+    if (out->cgroup_layout == CTR_CGROUP_V2) {
+        _cleanup_fclose_ FILE *cc = fopen("/sys/fs/cgroup/cgroup.controllers", "re");
+        char buf[512] = "";
+        if (cc && fgets(buf, sizeof(buf), cc))
+            for (char *sv = NULL, *t = strtok_r(buf, " \n", &sv); t; t = strtok_r(NULL, " \n", &sv))
+                out->hugetlb |= strcmp(t, "hugetlb") == 0;
+    } else {
+        out->hugetlb = file_exists("/sys/fs/cgroup/hugetlb/cgroup.procs");
+    }
+
     _cleanup_fclose_ FILE *aa = fopen("/sys/module/apparmor/parameters/enabled", "re");
     char c = 0;
     out->apparmor = aa && fread(&c, 1, 1, aa) == 1 && c == 'Y';

@@ -221,7 +221,13 @@ int spec_resources(spec_ctx *c, cric_err *err)
             return -1;
     }
 
-    if (r->n_hugepage_limits > 0) {
+    if (r->n_hugepage_limits > 0 && !c->in->host->hugetlb) {
+        /* the kubelet sends a (0) limit for every page size the node has */
+        log_warn("ctr",
+                 "container %s: %zu hugepage limits not applied: no hugetlb cgroup controller "
+                 "the OCI runtime can use on this host",
+                 c->cid, r->n_hugepage_limits);
+    } else if (r->n_hugepage_limits > 0) {
         if (r->n_hugepage_limits > 16)
             return cric_err_set(err, CRIC_ERR_INVALID, "container %s: too many hugepage limits",
                                 c->cid);

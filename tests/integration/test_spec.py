@@ -459,3 +459,15 @@ def test_exec_process(env, pb, runtime):
     finally:
         subprocess.run([runtime, "--root", state, "kill", cid, "KILL"], capture_output=True)
         subprocess.run([runtime, "--root", state, "delete", "-f", cid], capture_output=True)
+
+
+def test_hugepage_limits(env, pb, runtime):
+    """The kubelet sends a limit for every page size; they apply where a
+    hugetlb controller is usable and are left out (with a warning) where not."""
+    cfg = sh(pb, "cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes 2>/dev/null; echo ran")
+    cfg.linux.resources.hugepage_limits.append(pb.HugepageLimit(page_size="2MB", limit=0))
+    bundle, _ = build(env, pb, cfg)
+    rc, out = run(runtime, bundle)
+    assert rc == 0 and "ran" in out, out
+    if "hugepageLimits" in spec_of(bundle)["linux"]["resources"]:
+        assert out.split("\n")[0] == "0", out

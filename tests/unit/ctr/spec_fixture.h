@@ -83,6 +83,7 @@ static inline int fx_setup(void **state)
     f->host.cgroup_layout = CTR_CGROUP_HYBRID;
     f->host.swap_limit = true;
     f->host.apparmor = false;
+    f->host.hugetlb = true;
     f->host.cap_bounding = (CTR_CAP_BIT(CTR_CAP_MAX) << 1) - 1;
     f->host.cap_bounding &= ~CTR_CAP_BIT(24); /* like this machine: no CAP_SYS_RESOURCE */
     f->host.oom_score_adj_floor = -500;

@@ -398,6 +398,10 @@ static void resources(void **state)
     assert_int_equal(jint(f->spec, "linux.resources.hugepageLimits.0.limit"), 4 << 21);
     assert_int_equal(jint(f->spec, "linux.resources.pids.limit"), 1024);
     assert_null(jget(f->spec, "linux.resources.unified")); /* not on hybrid */
+    f->host.hugetlb = false; /* no usable hugetlb controller: limits left out */
+    fx_build_ok(f);
+    assert_null(jget(f->spec, "linux.resources.hugepageLimits"));
+    f->host.hugetlb = true;
     f->host.cgroup_layout = CTR_CGROUP_V2;
     f->host.swap_limit = false;
     f->res.memory_swap_limit_in_bytes = 128 << 20;
