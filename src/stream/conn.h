@@ -71,6 +71,7 @@ struct sconn {
     int handles;        /* open uv handles (tcp, timer) */
     bool closing;       /* uv_close issued */
     bool finishing;     /* graceful end: output queued, then shutdown */
+    bool done;          /* the session said goodbye: close once the client had time */
     bool read_paused;   /* back-pressure: a channel buffer is full */
     bool counted;       /* counts against max_sessions */
     sbuf in;            /* bytes read and not yet parsed */

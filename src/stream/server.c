@@ -229,6 +229,8 @@ void conn_finish(sconn *c)
     if (c->closing)
         return;
     c->finishing = true;
+    c->done = true;
+    conn_touch(c);
     maybe_shutdown(c);
 }
 
@@ -601,7 +603,7 @@ static void on_tick(uv_timer_t *t)
         log_info("stream", "%s %s: idle for %us, closing", stream_kind_name(c->req->kind),
                  c->req->id, s->opts.idle_timeout_s);
         conn_abort(c, "idle timeout");
-    } else if (c->proto != P_HTTP && !c->sess && quiet > GRACEFUL_CLOSE_MS) {
+    } else if (c->proto != P_HTTP && (c->done || !c->sess) && quiet > GRACEFUL_CLOSE_MS) {
         conn_abort(c, "session over");
     }
 }

@@ -278,3 +278,21 @@ def test_exec_round_trip_latency(srv):
     print("exec round trip (URL + SPDY upgrade + echo hi + status): median %.1f ms, "
           "p90 %.1f ms" % (statistics.median(times) * 1000,
                            sorted(times)[int(len(times) * 0.9)] * 1000))
+
+
+def test_finished_session_closed_for_lingering_client(srv):
+    s = srv()
+    fds = lambda: len(os.listdir("/proc/%d/fd" % s.proc.pid))  # noqa: E731
+    base = fds()
+    c = SpdyClient.connect(s.url("exec o true"), V4)
+    ids = exec_streams(c, stderr=False)
+    assert c.wait_fin(list(ids.values()), 10)
+    assert c.wait(lambda: c.goaway, 10)
+    # the server half-closes at once; a client that keeps its end open is cut
+    # off a few seconds later, so its connection does not hold a slot
+    assert c.wait(lambda: c.closed, 10)
+    deadline = time.monotonic() + 12
+    while fds() > base and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fds() <= base
+    c.close()
