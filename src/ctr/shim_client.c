@@ -59,10 +59,17 @@ int shim_default_path(char *out, size_t cap, cric_err *err)
 
 /* ---- launch ---- */
 
+/* After a create timeout: the shim and what it started (the runtime, a half
+ * created container) share the shim's process group. */
 static void kill_shim_of(const char *state_dir)
 {
     pid_t pid = 0;
-    if (shim_check(state_dir, &pid) == SHIM_ALIVE && pid > 0)
+    if (shim_check(state_dir, &pid) != SHIM_ALIVE || pid <= 0)
+        return;
+    pid_t pg = getpgid(pid);
+    if (pg > 1 && pg != getpgrp())
+        killpg(pg, SIGKILL);
+    else
         kill(pid, SIGKILL);
 }
 

@@ -575,3 +575,34 @@ def test_fd_attach_tty_with_resize(make):
     assert p.returncode == 0, p
     assert b"20 70" in p.stdout and b"got hey" in p.stdout, p.stdout
     assert c.wait_exit()["exit_code"] == 0
+
+
+def test_create_timeout_kills_shim_and_runtime(make, runtimes):
+    c = make("crun", ["/bin/true"])
+    with open(os.path.join(c.bundle, "config.json")) as f:
+        cfg = json.load(f)
+    marker = "30.%d" % (uuid.uuid4().int % 1000000)  # a unique argument to find the hook by
+    cfg["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", marker]}]}
+    with open(os.path.join(c.bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    t0 = time.monotonic()
+    p = driver("launch", "--shim", c.shim, "--id", c.id, "--bundle", c.bundle, "--state",
+               c.state, "--runtime", c.runtime, "--root", c.root, "--timeout", "1000",
+               check=False)
+    assert p.returncode == 1 and p.stdout.startswith("timeout: container %s: " % c.id), p.stdout
+    assert time.monotonic() - t0 < 10
+    shim = c.shim_pid()
+    time.sleep(0.3)
+    assert not os.path.exists("/proc/%d" % shim) or open("/proc/%d/stat" % shim).read().split(
+        ")")[1].split()[0] == "Z"
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if f.read() == b"sleep\0" + marker.encode() + b"\0":
+                    left.append(int(pid))
+        except OSError:
+            pass
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "hook process left behind"
