@@ -606,3 +606,24 @@ def test_create_timeout_kills_shim_and_runtime(make, runtimes):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, "hook process left behind"
+
+
+def test_runtime_probe_mounts_v1_hierarchy(runtimes, tmp_path):
+    """The fix-up path on a layout that needs it, in a private mount namespace:
+    a fake cgroup root whose unified mount lists hugetlb. The probe mounts the
+    hugetlb v1 hierarchy there; the fake file still lists it, so crun is
+    refused and the fallback is chosen, with the reason logged."""
+    root = tmp_path / "cg"
+    (root / "unified").mkdir(parents=True)
+    (root / "unified" / "cgroup.controllers").write_text("hugetlb\n")
+    script = '%s probe crun runc %s && grep -c " %s/hugetlb .* cgroup .*hugetlb" /proc/self/mountinfo' % (
+        DRIVER, root, root)
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p
+    assert p.stdout.split() == ["runc", "1"], p.stdout
+    assert "mounted the hugetlb cgroup v1 hierarchy at %s/hugetlb" % root in p.stderr
+    assert "still holds controllers (hugetlb)" in p.stderr and "falling back to runc" in p.stderr
+    # runc needs no fix-up and is taken as is
+    p = subprocess.run([DRIVER, "probe", "runc", "", str(root)], capture_output=True, text=True)
+    assert p.stdout.strip() == "runc"

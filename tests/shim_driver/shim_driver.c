@@ -7,7 +7,7 @@
  *   shim_driver resize STATE_DIR ROWS COLS
  *   shim_driver wait STATE_DIR TIMEOUT_MS
  *   shim_driver attachfds STATE_DIR FLAGS [ROWS COLS]   pumps stdin/stdout/stderr
- *   shim_driver probe RUNTIME [FALLBACK]                      -> chosen runtime
+ *   shim_driver probe RUNTIME [FALLBACK [CGROUP_ROOT]]        -> chosen runtime
  * Prints the error message and exits 1 on failure. */
 #include <poll.h>
 #include <stdio.h>
@@ -183,8 +183,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "probe")) {
-        const char *chosen = runtime_probe_choose(argv[2], argc > 3 ? argv[3] : NULL,
-                                                  RUNTIME_PROBE_CGROUP_ROOT, &err);
+        const char *chosen =
+            runtime_probe_choose(argv[2], argc > 3 && *argv[3] ? argv[3] : NULL,
+                                 argc > 4 ? argv[4] : RUNTIME_PROBE_CGROUP_ROOT, &err);
         if (!chosen)
             return fail(&err);
         printf("%s\n", chosen);
