@@ -113,8 +113,9 @@ def run(runtime, bundle, timeout=30):
     cid = "spec-" + uuid.uuid4().hex[:12]
     argv = [runtime, "--root", state, "run", "--bundle", bundle, cid]
     try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
+        # stdin is a pipe, not the host's /dev/null: crun chowns a non-root
+        # process's stdio to its uid
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input="")
     finally:
         subprocess.run([runtime, "--root", state, "delete", "-f", cid], capture_output=True)
     return r.returncode, r.stdout + r.stderr
@@ -441,15 +442,18 @@ def test_exec_process(env, pb, runtime):
     state = os.path.join(bundle, "state")
     cid = "exec-" + uuid.uuid4().hex[:12]
     try:
-        # the detached container keeps its stdio: no pipes, or run would wait for it
-        with open(os.path.join(bundle, "run.log"), "w+") as log:
+        # The detached container keeps its stdio: no pipes, or run would wait for
+        # it. Never the host's /dev/null either: crun chowns a non-root
+        # process's stdio to its uid, and that would be the host's /dev/null.
+        with open(os.path.join(bundle, "run.log"), "w+") as log, \
+                open(os.path.join(bundle, "stdin"), "w+") as stdin:
             r = subprocess.run([runtime, "--root", state, "run", "-d", "--bundle", bundle, cid],
-                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30)
+                               stdin=stdin, stdout=log, stderr=log, timeout=30)
             log.seek(0)
             assert r.returncode == 0, log.read()
         r = subprocess.run([runtime, "--root", state, "exec", "--process",
                             os.path.join(bundle, "exec-process.json"), cid],
-                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+                           capture_output=True, text=True, timeout=30, input="")
         out = r.stdout + r.stderr
         lines = out.split("\n")
         assert lines[0] == "33", out
@@ -471,3 +475,39 @@ def test_hugepage_limits(env, pb, runtime):
     assert rc == 0 and "ran" in out, out
     if "hugepageLimits" in spec_of(bundle)["linux"]["resources"]:
         assert out.split("\n")[0] == "0", out
+
+
+def test_devices_and_sysctls(env, pb, runtime):
+    cfg = sh(pb, "echo hi > /dev/mynull && echo wrote-null; head -c 4 /dev/myzero | wc -c; "
+                 "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced")
+    cfg.devices.extend([
+        pb.Device(host_path="/dev/null", container_path="/dev/mynull", permissions="rwm"),
+        pb.Device(host_path="/dev/zero", container_path="/dev/myzero", permissions="r"),
+    ])
+    bundle, _ = build(env, pb, cfg, sandbox_patch={
+        "sysctls": {"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"}})
+    rc, out = run(runtime, bundle)
+    assert rc == 0, out
+    assert out.split("\n")[:4] == ["wrote-null", "4", "1", "1"], out
+    # the pod's network namespace got it, the host's did not change
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        host_fwd = f.read().strip()
+    pod_fwd = subprocess.run(["nsenter", "--net=" + env["sandbox"]["netns"], "cat",
+                              "/proc/sys/net/ipv4/ip_forward"], capture_output=True,
+                             text=True).stdout.strip()
+    assert pod_fwd == "1"
+    assert host_fwd in ("0", "1")
+    # access: a device allowed "r" cannot be opened for writing (/dev/zero would
+    # not do: the runtimes allow it rwm anyway)
+    if not os.path.exists("/dev/loop-control"):
+        return
+    cfg = sh(pb, "echo x > /dev/lc; echo done")
+    cfg.devices.append(pb.Device(host_path="/dev/loop-control", container_path="/dev/lc",
+                                 permissions="r"))
+    bundle, _ = build(env, pb, cfg)
+    rc, out = run(runtime, bundle)
+    assert "not permitted" in out, out
+    cfg.devices[0].permissions = "rw"
+    bundle, _ = build(env, pb, cfg)
+    rc, out = run(runtime, bundle)
+    assert "not permitted" not in out and "done" in out, out
