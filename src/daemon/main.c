@@ -14,6 +14,7 @@
 
 #include "cri/service.h"
 #include "daemon/daemon.h"
+#include "image/image.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -26,6 +27,7 @@ static void usage(FILE *to)
           "commands:\n"
           "  (none)    run the daemon\n"
           "  config    print the effective configuration as JSON\n"
+          "  image import FILE   load an OCI layout or docker-save archive into --root\n"
           "  version   print the version\n"
           "flags:\n"
           "  --config PATH           JSON config file (default " DEFAULT_CONFIG_PATH
@@ -258,7 +260,17 @@ int main(int argc, char **argv)
         printf("cric %s (CRI v1)\n", CRIC_VERSION);
         return 0;
     }
-    if (command && strcmp(command, "config") != 0) {
+    const char *import_file = NULL;
+    if (command && strcmp(command, "image") == 0) {
+        if (argc < 3 || strcmp(argv[1], "import") != 0) {
+            usage(stderr);
+            return 2;
+        }
+        import_file = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
+    if (command && strcmp(command, "config") != 0 && !import_file) {
         fprintf(stderr, "cric: unknown command %s\n", command);
         usage(stderr);
         return 2;
@@ -280,7 +292,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = 0;
-    if (command) {
+    if (import_file) {
+        log_setup(d.cfg.log_level, d.cfg.log_format);
+        rc = image_import_cli(&d.cfg, import_file);
+    } else if (command) {
         json_t *j = config_to_json(&d.cfg);
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(s);

@@ -55,6 +55,12 @@ static void startup_cleanup(image_service *s)
 
 int image_service_new(image_service **out, const cric_config *cfg, cric_db *db, cric_err *err)
 {
+    return image_service_open(out, cfg, db, true, err);
+}
+
+int image_service_open(image_service **out, const cric_config *cfg, cric_db *db, bool cleanup,
+                       cric_err *err)
+{
     image_service *s = calloc(1, sizeof(*s));
     if (!s)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "image service: out of memory");
@@ -82,7 +88,8 @@ int image_service_new(image_service **out, const cric_config *cfg, cric_db *db, 
         image_service_free(s);
         return -1;
     }
-    startup_cleanup(s);
+    if (cleanup)
+        startup_cleanup(s);
     *out = s;
     return 0;
 }

@@ -90,7 +90,12 @@ typedef struct image_fs_usage {
 } image_fs_usage;
 int image_fs_usage_get(image_service *s, image_fs_usage *out, cric_err *err);
 
-/* Loads an OCI image layout or a `docker save` tarball (file or directory). */
+/* Loads an OCI image layout or a `docker save` archive (a tar file, possibly
+ * compressed, or an unpacked directory); ids receives the image ids. */
 int image_import(image_service *s, const char *path, char ***ids, size_t *n, cric_err *err);
+
+/* `cric image import FILE`: opens the database under cfg->root beside a
+ * possibly running daemon and imports FILE; prints the image ids. Exit code. */
+int image_import_cli(const cric_config *cfg, const char *path);
 
 #endif

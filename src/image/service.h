@@ -34,6 +34,11 @@ struct image_service {
     size_t n_busy, cap_busy;
 };
 
+/* image_service_new without the start-up cleanup (for tools that run beside
+ * a daemon, like `cric image import`). */
+int image_service_open(image_service **out, const cric_config *cfg, cric_db *db, bool cleanup,
+                       cric_err *err);
+
 /* Produces a layer's compressed bytes into out_fd, verifying digest and size.
  * *wrote: some bytes reached out_fd. Retryable failures are UNAVAILABLE or
  * TIMEOUT. */
