@@ -13,7 +13,18 @@
  * runtime's create (missing bind-mount sources, image volume dirs) are
  * returned in ctr_spec_extra for the caller to create. Pure apart from
  * reading the rootfs, stat(2) of device nodes and bind sources, and
- * Localhost seccomp profile files. Thread-safe (no global state). */
+ * Localhost seccomp profile files. Thread-safe (no global state).
+ *
+ * Typical use in CreateContainer (after the rootfs is mounted):
+ *   ctr_host_facts host;            // once, at service start, after any
+ *   ctr_host_facts_detect(&host);   // cgroup fix-up (hugetlb v1 for crun)
+ *   ctr_spec_input in = {.cfg = req->config, .image_config = cfg_obj, ...};
+ *   json_t *spec; ctr_spec_extra x;
+ *   if (ctr_spec_build(&in, &spec, &x, err) || ctr_spec_create_dirs(&x, rootfs, err)) ...
+ *   write json_dumps(spec) to <bundle>/config.json atomically; keep x.uid/x.gid/
+ *   x.additional_gids (ContainerStatus.user), x.stop_signal (StopContainer),
+ *   x.cgroups_path (stats); ExecSync: ctr_spec_exec_process(spec, argv, ...).
+ * Errors name the container id and the field at fault. */
 #ifndef CRIC_CTR_SPEC_H
 #define CRIC_CTR_SPEC_H
 
