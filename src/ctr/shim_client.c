@@ -19,7 +19,6 @@
 #include "shim/protocol.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/ids.h"
 
 extern char **environ;
 
@@ -108,7 +107,7 @@ static int read_sync(int fd, char *buf, size_t cap, int timeout_ms, bool *timed_
 int shim_launch(const struct shim_launch_opts *o, pid_t *init_pid, cric_err *err)
 {
     const char *id = o->id ? o->id : "";
-    if (!o->id || !name_is_safe_component(o->id, strlen(o->id), 128))
+    if (!o->id || !shim_id_valid(o->id))
         return cric_err_set(err, CRIC_ERR_INVALID, "container %s: bad id", id);
     if (!abs_ok(o->bundle) || !abs_ok(o->state_dir) || !o->runtime_path || !*o->runtime_path ||
         (o->log_path && !abs_ok(o->log_path)) || (o->memory_cgroup && !abs_ok(o->memory_cgroup)))

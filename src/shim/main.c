@@ -25,7 +25,6 @@
 
 #include "shim.h"
 #include "util/cleanup.h"
-#include "util/ids.h"
 #include "util/log.h"
 
 static void usage(void)
@@ -146,7 +145,7 @@ static int parse_args(int argc, char **argv, struct shim_opts *o)
     }
     if (optind != argc || !o->id || !o->bundle || !o->state_dir || !o->runtime)
         return -1;
-    if (!name_is_safe_component(o->id, strlen(o->id), 128))
+    if (!shim_id_valid(o->id))
         return -1;
     if (!abs_path_ok(o->bundle) || !abs_path_ok(o->state_dir) ||
         (o->log_path && !abs_path_ok(o->log_path)) ||

@@ -95,6 +95,20 @@ enum shim_attach_flags {
     SHIM_ATTACH_FDS = 8, /* fd attach, see above */
 };
 
+/* A container id as the shim and the OCI runtimes accept it: 1..128 of
+ * [A-Za-z0-9_.+-], starting with a letter or digit (never an option). */
+static inline int shim_id_valid(const char *id)
+{
+    size_t n = 0;
+    for (const char *p = id; *p; p++, n++) {
+        char c = *p;
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (n == 0 || (c != '_' && c != '.' && c != '+' && c != '-')))
+            return 0;
+    }
+    return n > 0 && n <= 128;
+}
+
 static inline void shim_frame_header(uint8_t hdr[SHIM_FRAME_HDR], uint8_t type, uint32_t len)
 {
     hdr[0] = type;

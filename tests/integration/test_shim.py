@@ -627,3 +627,20 @@ def test_runtime_probe_mounts_v1_hierarchy(runtimes, tmp_path):
     # runc needs no fix-up and is taken as is
     p = subprocess.run([DRIVER, "probe", "runc", "", str(root)], capture_output=True, text=True)
     assert p.stdout.strip() == "runc"
+
+
+def test_launch_rejects_bad_input(make, runtimes, tmp_path):
+    c = make("crun", ["/bin/true"])
+    base = ["launch", "--shim", c.shim, "--bundle", c.bundle, "--state", c.state,
+            "--runtime", "crun"]
+    for bad_id in ("-x", "a/b", "..", "", "a b", "x" * 129):
+        p = driver(*base, "--id", bad_id, check=False)
+        assert p.returncode == 1 and p.stdout.startswith("invalid:"), (bad_id, p.stdout)
+    p = driver("launch", "--shim", c.shim, "--id", c.id, "--bundle", "relative/bundle",
+               "--state", c.state, "--runtime", "crun", check=False)
+    assert p.returncode == 1 and p.stdout.startswith("invalid:"), p.stdout
+    # the shim itself refuses what its client would not send
+    r = subprocess.run([c.shim, "--id", "-rf", "--bundle", c.bundle, "--state-dir", c.state,
+                        "--runtime", "crun"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage" in r.stderr
+    assert not os.path.exists(os.path.join(c.state, "shim.pid"))

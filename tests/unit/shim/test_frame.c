@@ -113,12 +113,30 @@ static void test_max_frame(void **state)
     free(buf);
 }
 
+static void test_id_valid(void **state)
+{
+    (void)state;
+    assert_true(shim_id_valid("3f2a"));
+    assert_true(shim_id_valid("Abc_1.2+3-4"));
+    char longest[129];
+    memset(longest, 'a', 128);
+    longest[128] = '\0';
+    assert_true(shim_id_valid(longest));
+    const char *bad[] = {"", "-rf", ".hidden", "_x", "a/b", "a b", "..", "a\n", "a$b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(shim_id_valid(bad[i]));
+    char over[130];
+    memset(over, 'a', 129);
+    over[129] = '\0';
+    assert_false(shim_id_valid(over));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_big_endian), cmocka_unit_test(test_two_frames_one_buffer),
         cmocka_unit_test(test_byte_by_byte),      cmocka_unit_test(test_oversized_rejected),
-        cmocka_unit_test(test_max_frame),
+        cmocka_unit_test(test_max_frame),         cmocka_unit_test(test_id_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
