@@ -83,6 +83,7 @@ static void on_pump_closed(uv_handle_t *h)
     pump *p = h->data;
     session *s = p->s;
     close(p->fd);
+    free(p->rbuf);
     for (pump **pp = &s->pumps; *pp; pp = &(*pp)->next)
         if (*pp == p) {
             *pp = p->next;
@@ -169,18 +170,23 @@ static void pump_out_eof(pump *p)
     }
 }
 
+/* Reads what the fd has, up to READ_MAX and the channel's room, and sends it
+ * as one write (several DATA frames or messages). */
+#define READ_MAX (128u * 1024u)
+
 static void pump_read(pump *p)
 {
-    uint8_t buf[CHUNK_MAX];
-    size_t room = p->out ? chan_room(p->out) : sizeof(buf);
-    if (room > sizeof(buf))
-        room = sizeof(buf);
+    if (!p->rbuf && !(p->rbuf = malloc(READ_MAX)))
+        return;
+    size_t room = p->out ? chan_room(p->out) : READ_MAX;
+    if (room > READ_MAX)
+        room = READ_MAX;
     if (room == 0)
         return;
-    ssize_t n = read(p->fd, buf, room);
+    ssize_t n = read(p->fd, p->rbuf, room);
     if (n > 0) {
         if (p->out)
-            chan_send(p->out, buf, (size_t)n, false);
+            chan_send(p->out, p->rbuf, (size_t)n, false);
         if (p->s->c)
             conn_touch(p->s->c);
         return;

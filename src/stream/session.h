@@ -17,6 +17,7 @@ typedef struct pump {
     schan *in;    /* client -> fd */
     bool rd_eof, wr_done;
     bool sock, pty;
+    uint8_t *rbuf; /* read buffer, allocated on first use */
     struct pump *next;
 } pump;
 
