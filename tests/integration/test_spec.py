@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -511,3 +512,40 @@ def test_devices_and_sysctls(env, pb, runtime):
     bundle, _ = build(env, pb, cfg)
     rc, out = run(runtime, bundle)
     assert "not permitted" not in out and "done" in out, out
+
+
+def test_pid_namespace_modes(env, pb, runtime):
+    """POD joins the pod's pinned PID namespace by path, CONTAINER gets its
+    own, NODE the host's."""
+    marker = "60.%d" % (uuid.uuid4().int % 10**6)  # a unique command line to look for
+    holder = subprocess.Popen(["unshare", "--pid", "--fork", "sleep", marker])
+    try:
+        # the forked sleep is the child of unshare
+        pid = None
+        for _ in range(100):
+            kids = open("/proc/%d/task/%d/children" % (holder.pid, holder.pid)).read().split()
+            if kids:
+                pid = int(kids[0])
+                break
+            time.sleep(0.02)
+        assert pid, "no pid namespace holder"
+        cfg = sh(pb, "ps -o pid,args | grep -v grep | grep -c 'sleep %s'; echo self=$$" % marker)
+        cfg.linux.security_context.namespace_options.pid = pb.POD
+        bundle, _ = build(env, pb, cfg, sandbox_patch={"pidns": "/proc/%d/ns/pid" % pid,
+                                                       "pid_mode": 0})
+        rc, out = run(runtime, bundle)
+        assert rc == 0, out
+        lines = out.split("\n")
+        assert lines[0] == "1" and lines[1] != "self=1", out  # shares the holder's namespace
+        cfg.linux.security_context.namespace_options.pid = pb.CONTAINER
+        bundle, _ = build(env, pb, cfg)
+        rc, out = run(runtime, bundle)
+        assert out.split("\n")[:2] == ["0", "self=1"], out
+        cfg.linux.security_context.namespace_options.pid = pb.NODE
+        bundle, _ = build(env, pb, cfg)
+        rc, out = run(runtime, bundle)
+        # the host's: sees unshare and its sleep
+        assert out.split("\n")[0] == "2" and "self=1\n" not in out, out
+    finally:
+        holder.kill()
+        holder.wait()
