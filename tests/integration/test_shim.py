@@ -48,7 +48,21 @@ def runtimes():
     assert os.path.exists(SHIM) and os.path.exists(DRIVER), "build cric-shim and shim_driver"
     out = driver("probe", "crun", "runc").stdout.strip()
     assert out == "crun", "runtime_probe did not make crun usable: " + out
-    return RUNTIMES
+    yield RUNTIMES
+    # the containers' parent cgroup, in every hierarchy (children first)
+    for top in os.listdir("/sys/fs/cgroup"):
+        parent = os.path.join("/sys/fs/cgroup", top, "cric-shim-test")
+        if os.path.isdir(parent):
+            for child in os.listdir(parent):
+                if os.path.isdir(os.path.join(parent, child)):
+                    try:
+                        os.rmdir(os.path.join(parent, child))
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass
 
 
 class Ctr:
