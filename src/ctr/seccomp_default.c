@@ -26,8 +26,9 @@ enum {
 #define HOST_ARCH ARCH_OTHER
 #endif
 
-#define NS_FLAGS_MASK 0x7E020000ull /* CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET   \
-                                     */
+#define NS_FLAGS_MASK                                                                              \
+    0x7E020000ull /* CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET                     \
+                   */
 #define AF_VSOCK_NUM 40
 
 /* Always allowed. */
