@@ -202,6 +202,9 @@ static int cri_mount(spec_ctx *c, const Runtime__V1__Mount *m, size_t i, mnt_lis
         return cric_err_set(err, CRIC_ERR_INVALID,
                             "container %s: mount %zu: container path \"%.128s\" is not absolute",
                             c->cid, i, spec_str(m->container_path));
+    if (strcmp(dest, "/") == 0)
+        return cric_err_set(err, CRIC_ERR_INVALID, "container %s: mount %zu: cannot mount over /",
+                            c->cid, i);
     if (m->image && *spec_str(m->image->image))
         return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
                             "container %s: mount %s: image volume sources are not supported",

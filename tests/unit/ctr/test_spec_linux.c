@@ -142,6 +142,8 @@ static void cri_mounts(void **state)
     /* invalid */
     m3.container_path = "relative";
     fx_build_fails(f, CRIC_ERR_INVALID);
+    m3.container_path = "/a/..";
+    fx_build_fails(f, CRIC_ERR_INVALID);
     m3.container_path = "/data"; /* duplicate */
     fx_build_fails(f, CRIC_ERR_INVALID);
     m3.container_path = "/x";
