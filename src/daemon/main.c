@@ -213,6 +213,14 @@ static int run_daemon(cric_daemon *d)
         log_error("daemon", "libuv loop init failed");
         return 1;
     }
+    if (daemon_stream_start(d, &err) < 0) {
+        log_error("daemon", "%s", err.msg);
+        uv_run(&d->loop, UV_RUN_DEFAULT); /* lets a half-made listener close */
+        daemon_stream_free(d);
+        daemon_services_stop(d);
+        uv_loop_close(&d->loop);
+        return 1;
+    }
     rpc_server_opts opts;
     rpc_server_opts_default(&opts);
     opts.max_recv_msg_size = d->cfg.grpc_max_recv_msg;
@@ -223,10 +231,6 @@ static int run_daemon(cric_daemon *d)
     const rpc_method *methods = cri_methods(&n_methods);
     if (rpc_server_new(&d->rpc, &d->loop, &opts, methods, n_methods, d, &err) < 0 ||
         rpc_server_listen_unix(d->rpc, d->cfg.listen, 0660, &err) < 0) {
-        log_error("daemon", "%s", err.msg);
-        return 1;
-    }
-    if (daemon_stream_start(d, &err) < 0) {
         log_error("daemon", "%s", err.msg);
         return 1;
     }

@@ -324,3 +324,28 @@ def test_portforward_websocket_needs_ports(pfd, pb):
     c.send(0, b"ECHO\nq")
     assert c.wait(lambda: c.data(0)[2:] == b"q", 10)
     c.abort()
+
+
+def test_tls_not_supported_yet_is_a_clear_startup_error(make_daemon):
+    d = make_daemon(config={"streaming": {"tls_cert": "/nonexistent.crt",
+                                          "tls_key": "/nonexistent.key"}}, start=False)
+    d.start(wait=False)
+    assert d.proc.wait(20) != 0
+    assert "TLS (streaming.tls_cert/tls_key) is not supported yet" in d.log()
+    d.proc = None
+    d.logf.close()
+
+
+def test_fixed_port_and_port_in_use(make_daemon):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    a = make_daemon(config={"streaming": {"port": port}})
+    assert stream_base(a) == "http://127.0.0.1:%d" % port
+    b = make_daemon(config={"streaming": {"port": port}}, start=False)
+    b.start(wait=False)
+    assert b.proc.wait(20) != 0
+    assert "streaming: listen on 127.0.0.1 port %d" % port in b.log()
+    b.proc = None
+    b.logf.close()
