@@ -181,7 +181,9 @@ class Registry:
     """One docker-registry process. tls=True makes a CA + server cert
     (ca_file); auth=(user, password) turns on htpasswd Basic auth."""
 
-    def __init__(self, tls=False, auth=None):
+    def __init__(self, tls=False, auth=None, token=None, storage=None):
+        self.token = token  # a TokenServer: Bearer token auth
+        self.storage = storage
         self.dir = tempfile.mkdtemp(prefix="cric-registry-", dir="/tmp")
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
@@ -223,8 +225,9 @@ class Registry:
         return path
 
     def start(self):
-        storage = os.path.join(self.dir, "storage")
-        os.makedirs(storage)
+        storage = self.storage or os.path.join(self.dir, "storage")
+        os.makedirs(storage, exist_ok=True)
+        self.storage = storage
         lines = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true",
                  "storage:", "  filesystem:", "    rootdirectory: " + storage,
                  "  delete:", "    enabled: true", "http:", "  addr: " + self.host]
@@ -233,6 +236,10 @@ class Registry:
             lines += ["  tls:", "    certificate: " + self.cert, "    key: " + self.key]
         if self.auth:
             lines += ["auth:", "  htpasswd:", "    realm: cric-test", "    path: " + self._htpasswd()]
+        if self.token:
+            lines += ["auth:", "  token:", "    realm: " + self.token.realm,
+                      "    service: " + self.token.service, "    issuer: " + self.token.issuer,
+                      "    rootcertbundle: " + self.token.cert]
         cfg = os.path.join(self.dir, "config.yml")
         with open(cfg, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -250,6 +257,7 @@ class Registry:
             except urllib.error.HTTPError as e:
                 if e.code == 401:
                     return self
+                raise
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.05)
         raise RuntimeError("docker-registry did not answer on " + self.host)
@@ -265,6 +273,13 @@ class Registry:
             self.proc = None
             self.logf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def restart_with(self, **kw):
+        """A new registry process on the same storage (e.g. with auth after
+        pushing without)."""
+        r = Registry(storage=self.storage, **kw)
+        r.images = self.images
+        return r.start()
 
     # -- HTTP API
     @property
@@ -302,7 +317,7 @@ class Registry:
     def blob_path(self, digest):
         """Where the registry keeps a blob on disk (tests corrupt it on purpose)."""
         hexd = digest.split(":", 1)[1]
-        return os.path.join(self.dir, "storage", "docker", "registry", "v2", "blobs", "sha256",
+        return os.path.join(self.storage, "docker", "registry", "v2", "blobs", "sha256",
                             hexd[:2], hexd, "data")
 
     def ref(self, name):
@@ -383,6 +398,82 @@ class Registry:
         self.push("multiarch-docker", ["latest"], [bb], docker=True,
                   platforms=[("arm", "v7"), ("amd64", "")])
         return self
+
+
+class TokenServer:
+    """A Bearer token server for docker-registry's token auth: RS256 JWTs
+    signed with the openssl CLI (x5c header, self-signed cert as the root).
+    users: {name: password}; anonymous callers get pull access to repos
+    starting with "public/" only. requests records (user, scope) per call."""
+
+    def __init__(self, users):
+        import http.server
+        import threading
+        self.users = users
+        self.requests = []
+        self.dir = tempfile.mkdtemp(prefix="cric-token-", dir="/tmp")
+        self.key = os.path.join(self.dir, "key.pem")
+        self.cert = os.path.join(self.dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        self.key, "-out", self.cert, "-days", "2", "-subj", "/CN=cric token"],
+                       check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", self.cert, "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.service, self.issuer = "cric-test-registry", "cric-test-issuer"
+        ts = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                import urllib.parse
+                q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                scope = q.get("scope", [""])[0]
+                user = None
+                h = self.headers.get("Authorization", "")
+                if h.startswith("Basic "):
+                    u, _, p = base64.b64decode(h[6:]).decode().partition(":")
+                    if ts.users.get(u) != p:
+                        ts.requests.append(("bad:" + u, scope))
+                        self.send_response(401)
+                        self.end_headers()
+                        return
+                    user = u
+                ts.requests.append((user, scope))
+                parts = scope.split(":")
+                access = []
+                if len(parts) == 3 and parts[0] == "repository" and (
+                        user or parts[1].startswith("public/")):
+                    access = [{"type": "repository", "name": parts[1], "actions": ["pull"]}]
+                body = json.dumps({"token": ts.sign(user or "", access)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = "http://127.0.0.1:%d/token" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sign(self, sub, access):
+        b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        claims = {"iss": self.issuer, "sub": sub, "aud": self.service, "exp": now + 600,
+                  "nbf": now - 60, "iat": now - 60, "jti": os.urandom(8).hex(), "access": access}
+        signing = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key],
+                             input=signing.encode(), check=True, capture_output=True).stdout
+        return signing + "." + b64(sig)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def start_standard_registry():

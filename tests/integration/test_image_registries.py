@@ -86,3 +86,46 @@ def test_mirrors_in_order_then_upstream(registry, make_daemon, pb):
         pull(d, pb, "nomirror.invalid/busybox:latest")
     assert e.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "nomirror.invalid" in e.value.details()
+
+
+def test_bearer_token_flow(registry, make_daemon, pb):
+    from registry import TokenServer
+    bb = busybox_layer_cached()
+    plain = Registry().start()
+    tok = None
+    secured = None
+    try:
+        pub = plain.push("public/busybox", ["latest"], [bb])
+        priv = plain.push("team/busybox", ["latest"], [bb], config={"Labels": {"p": "1"}})
+        plain.proc.terminate()
+        plain.proc.wait()
+        plain.proc = None
+        tok = TokenServer({"bob": "hunter2"})
+        secured = plain.restart_with(token=tok)
+        d = make_daemon()
+        # Anonymous token for a public repository.
+        assert pull(d, pb, secured.ref("public/busybox:latest")) == pub.id
+        assert (None, "repository:public/busybox:pull") in tok.requests
+        # A private repository: the anonymous token grants nothing.
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, pb, secured.ref("team/busybox:latest"))
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+        # Wrong password: the token server refuses.
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, pb, secured.ref("team/busybox:latest"), username="bob", password="nope")
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "authentication failed for user bob" in e.value.details()
+        assert pull(d, pb, secured.ref("team/busybox:latest"), username="bob",
+                    password="hunter2") == priv.id
+        assert ("bob", "repository:team/busybox:pull") in tok.requests
+        # A registry token passed as is.
+        d.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=priv.id)))
+        access = [{"type": "repository", "name": "team/busybox", "actions": ["pull"]}]
+        assert pull(d, pb, secured.ref("team/busybox:latest"),
+                    registry_token=tok.sign("bob", access)) == priv.id
+    finally:
+        if secured:
+            secured.stop()
+        plain.stop()
+        if tok:
+            tok.stop()
