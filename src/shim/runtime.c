@@ -234,8 +234,12 @@ int shim_runtime_create(struct shim *s, char *msg, size_t msgcap)
                               {out_pipe[0], POLLIN, 0},
                               {err_pipe[0], POLLIN, 0},
                               {pty < 0 ? console_fd : -1, POLLIN, 0}};
-        if (poll(p, 4, -1) < 0 && errno != EINTR)
+        if (poll(p, 4, -1) < 0 && errno != EINTR) {
+            snprintf(msg, msgcap, "poll: %s", strerror(errno));
+            kill(pid, SIGKILL);
+            status = 127 << 8;
             break;
+        }
         if (p[1].revents && cout)
             drain_into(&out_pipe[0], cout);
         if (p[2].revents && cerr)
