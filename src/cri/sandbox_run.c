@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "cri/cri.h"
@@ -125,6 +126,9 @@ static rpc_code impl_run_pod_sandbox(cri_ctx *c, const void *rq, void *rs, rpc_s
                               "RunPodSandbox: user namespaces are not supported by cric yet");
     pod_config pc;
     translate(c->arena, req, &pc);
+    char *cidr = daemon_pod_cidr(c->d);
+    pc.pod_cidr = cidr ? ar_strdup(c->arena, cidr) : "";
+    free(cidr);
     char id[65];
     cric_err err = {0};
     if (pod_run(c->d->pods, &pc, id, &err) < 0)

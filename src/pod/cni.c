@@ -66,7 +66,7 @@ static int exec_plugin(const cni_runtime *rt, const char *command, json_t *conf,
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (spawn_run(path, argv, envp, in, strlen(in), rt->timeout_ms, &res, err) < 0)
-        return cric_err_prefix(err, "CNI %s %s", command, type);
+        return cric_err_prefix(err, "CNI %s %s: ", command, type);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     log_debug("pod", "sandbox %.12s: CNI %s %s: exit %d in %.1f ms", rt->container_id, command,
               type, res.exit_code, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);

@@ -85,7 +85,7 @@ int infra_start(const char *binary, const char *netns, const char *ipcns, const 
     char *envp[] = {NULL};
     spawn_result res;
     if (spawn_run(binary, argv, envp, NULL, 0, 10000, &res, err) < 0)
-        return cric_err_prefix(err, "infra process");
+        return cric_err_prefix(err, "infra process: ");
     int rc = 0;
     long v = res.exit_code == 0 ? strtol(res.out, NULL, 10) : 0;
     if (v <= 0) {

@@ -74,6 +74,7 @@ typedef struct pod_config {
     const char *seccomp_ref;
     const pod_resources *overhead, *resources; /* NULL when not given */
     const char *runtime_handler;               /* "" = default */
+    const char *pod_cidr; /* UpdateRuntimeConfig's CIDR(s), comma-separated; "" = none */
 } pod_config;
 
 typedef struct pod_info { /* a snapshot copy; caller frees with pod_info_free */

@@ -89,7 +89,7 @@ int pod_run(pod_service *s, const pod_config *c, char id_out[65], cric_err *err)
 static int stop_locked(pod_service *s, sandbox *sb, bool persist, cric_err *err)
 {
     if (s->stop_all && s->stop_all(s->hook_ctx, sb->info->id, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s: stop containers", sb->info->id);
+        return cric_err_prefix(err, "sandbox %.12s: stop containers: ", sb->info->id);
     pthread_mutex_lock(&s->mu);
     bool changed = sb->info->ready || sb->info->n_ips > 0;
     sb->info->ready = false;
@@ -134,7 +134,7 @@ int pod_remove(pod_service *s, const char *id, cric_err *err)
     if (!sb->removed) {
         rc = stop_locked(s, sb, false, err);
         if (rc == 0 && s->remove_all && s->remove_all(s->hook_ctx, sb->info->id, err) < 0)
-            rc = cric_err_prefix(err, "sandbox %.12s: remove containers", sb->info->id);
+            rc = cric_err_prefix(err, "sandbox %.12s: remove containers: ", sb->info->id);
         if (rc == 0)
             rc = pods_release_all(s, sb->info, err);
         if (rc == 0)
@@ -346,7 +346,7 @@ int pod_service_new(pod_service **out, const cric_config *cfg, cric_db *db, cric
         log_warn("pod", "%s; pods with a shared PID namespace will fail", perr.msg);
     if (cgroup_mounts_detect(&s->cg, err) < 0 || nspin_private_mount(s->dir, err) < 0 ||
         sandbox_store_init(db, err) < 0 || sandbox_store_load(db, load_row, s, err) < 0) {
-        cric_err_prefix(err, "pod service");
+        cric_err_prefix(err, "pod service: ");
         pod_service_free(s);
         return -1;
     }

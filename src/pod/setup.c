@@ -62,6 +62,16 @@ static json_t *runtime_config(const pod_config *c, cric_err *err)
         json_array_append_new(ports, e);
     }
     json_object_set_new(rc, "portMappings", ports);
+    /* The node's pod CIDR(s) for IPAM plugins that declare ipRanges:
+     * [[{"subnet": a}], [{"subnet": b}]] (one range set per family). */
+    if (c->pod_cidr && c->pod_cidr[0]) {
+        json_t *sets = json_array();
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s", c->pod_cidr);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(sets, json_pack("[{s:s}]", "subnet", t));
+        json_object_set_new(rc, "ipRanges", sets);
+    }
     long long in = 0, out = 0;
     for (size_t i = 0; i < c->n_annotations; i++) {
         const char *k = c->annotations[i].key, *v = c->annotations[i].value;
@@ -120,14 +130,14 @@ static int net_up(pod_service *s, sandbox *sb, const pod_config *c, cric_err *er
     _cleanup_free_ char *text = json_dumps(cache, JSON_COMPACT);
     if (!text || pods_write_state(path, text, 0600, err) < 0) {
         json_decref(cache);
-        return cric_err_prefix(err, "sandbox %.12s: CNI cache", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: CNI cache: ", p->id);
     }
     cni_runtime rt;
     pods_fill_runtime(s, p, cache, &rt);
     json_t *result = NULL;
     double t0 = pods_mono_ms();
     if (cni_add(&rt, conflist, &result, err) < 0) {
-        cric_err_prefix(err, "sandbox %.12s: network setup (%s)", p->id, conf_path);
+        cric_err_prefix(err, "sandbox %.12s: network setup (%s): ", p->id, conf_path);
         json_decref(cache);
         return -1; /* the caller's teardown runs DEL from the cache */
     }
@@ -137,7 +147,7 @@ static int net_up(pod_service *s, sandbox *sb, const pod_config *c, cric_err *er
     if (cni_result_ips(result, &ips, &n_ips, err) < 0) {
         json_decref(result);
         json_decref(cache);
-        return cric_err_prefix(err, "sandbox %.12s: network setup (%s)", p->id, conf_path);
+        return cric_err_prefix(err, "sandbox %.12s: network setup (%s): ", p->id, conf_path);
     }
     json_object_set_new(cache, "result", result);
     free(text);
@@ -152,7 +162,7 @@ static int net_up(pod_service *s, sandbox *sb, const pod_config *c, cric_err *er
     p->ips = ips;
     p->n_ips = n_ips;
     pthread_mutex_unlock(&s->mu);
-    return rc < 0 ? cric_err_prefix(err, "sandbox %.12s: CNI cache", p->id) : 0;
+    return rc < 0 ? cric_err_prefix(err, "sandbox %.12s: CNI cache: ", p->id) : 0;
 }
 
 static int write_text(const pod_info *p, const char *name, const char *text, cric_err *err)
@@ -160,7 +170,7 @@ static int write_text(const pod_info *p, const char *name, const char *text, cri
     char path[4096];
     pods_path(p, name, path, sizeof(path));
     if (pods_write_state(path, text, 0644, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     return 0;
 }
 
@@ -214,7 +224,7 @@ static int cgroup_up(pod_service *s, const pod_info *p, const pod_config *c, cri
     char **created = NULL;
     size_t n = 0;
     if (cgroup_create(&s->cg, rel, &created, &n, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     /* Record what we created before anything else can fail. */
     size_t len = 1;
     for (size_t i = 0; i < n; i++)
@@ -236,7 +246,7 @@ static int cgroup_up(pod_service *s, const pod_info *p, const pod_config *c, cri
     if (rc < 0)
         return -1;
     if (cgroup_apply(&s->cg, rel, c->overhead, c->resources, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s: pod resources", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: pod resources: ", p->id);
     return 0;
 }
 
@@ -249,7 +259,7 @@ static int infra_up(pod_service *s, sandbox *sb, cric_err *err)
     unsigned long long start;
     if (infra_start(s->pause_bin, p->netns_path, p->ipcns_path, p->utsns_path, &pid, &start, err) <
         0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     char text[64];
     snprintf(text, sizeof(text), "%d %llu\n", (int)pid, start);
     if (write_text(p, "infra", text, err) < 0) {
@@ -261,12 +271,12 @@ static int infra_up(pod_service *s, sandbox *sb, cric_err *err)
     sb->infra_start = start;
     pthread_mutex_unlock(&s->mu);
     if (nspin_pin_proc(pid, "pid", p->pidns_path, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     if (p->cgroup_parent[0]) {
         char rel[1024];
         if (cgroup_parent_relpath(p->cgroup_parent, rel, sizeof(rel), err) < 0 ||
             cgroup_add_pid(&s->cg, rel, pid, err) < 0)
-            return cric_err_prefix(err, "sandbox %.12s: infra process", p->id);
+            return cric_err_prefix(err, "sandbox %.12s: infra process: ", p->id);
     }
     return 0;
 }
@@ -280,7 +290,7 @@ int pods_run_steps(pod_service *s, sandbox *sb, const pod_config *c, cric_err *e
     char ns_dir[4096];
     pods_path(p, "ns", ns_dir, sizeof(ns_dir));
     if (fs_mkdir_p(ns_dir, 0711, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     bool own_net = p->net_mode == POD_NS_POD, own_ipc = p->ipc_mode == POD_NS_POD;
     nspin_request req = {.ns_dir = ns_dir,
                          .net = own_net,
@@ -290,9 +300,9 @@ int pods_run_steps(pod_service *s, sandbox *sb, const pod_config *c, cric_err *e
                          .sysctls = c->sysctls,
                          .n_sysctls = c->n_sysctls};
     if (nspin_create(&req, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s: namespaces", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: namespaces: ", p->id);
     if (own_ipc && nspin_mount_shm(p->shm_path, SHM_DEFAULT_SIZE, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     double t1 = pods_mono_ms();
     if (cgroup_up(s, p, c, err) < 0)
         return -1;

@@ -65,7 +65,7 @@ static int net_down(pod_service *s, const pod_info *p, cric_err *err)
         cni_del(&rt, json_object_get(cache, "config"), json_is_object(result) ? result : NULL, err);
     json_decref(cache);
     if (rc < 0)
-        return cric_err_prefix(err, "sandbox %.12s: network teardown", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: network teardown: ", p->id);
     unlink(path);
     return 0;
 }
@@ -77,7 +77,7 @@ static int infra_down(const pod_info *p, cric_err *err)
     if (pods_read_infra(p, &pid, &start) < 0)
         return 0;
     if (infra_kill(pid, start, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     char path[4200];
     pods_path(p, "infra", path, sizeof(path));
     unlink(path);
@@ -100,7 +100,7 @@ static int ns_down(const pod_info *p, cric_err *err)
     cric_err one = {0};
     if (nspin_unmount(path, &one) < 0 && rc == 0)
         rc = -1, *err = one;
-    return rc < 0 ? cric_err_prefix(err, "sandbox %.12s", p->id) : 0;
+    return rc < 0 ? cric_err_prefix(err, "sandbox %.12s: ", p->id) : 0;
 }
 
 static int cgroup_down(const pod_info *p, cric_err *err)
@@ -117,7 +117,7 @@ static int cgroup_down(const pod_info *p, cric_err *err)
         if (strncmp(l, "/sys/fs/cgroup/", 15) == 0 && !strstr(l, "/../"))
             dirs[n++] = l;
     if (cgroup_remove(dirs, n, err) < 0)
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     unlink(path);
     return 0;
 }
@@ -146,7 +146,7 @@ int pods_release_all(pod_service *s, const pod_info *p, cric_err *err)
     cric_err one = {0};
     if (fs_rm_rf(p->sandbox_dir, &one) < 0) {
         *err = one;
-        return cric_err_prefix(err, "sandbox %.12s", p->id);
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     }
     return 0;
 }

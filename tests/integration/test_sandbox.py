@@ -492,3 +492,24 @@ def test_stop_retries_after_failed_cni_del(make_daemon, cni_env, pb, tmp_path):
     marker.unlink()
     stop_remove(d, pb, sid)
     assert snapshot(d) == before
+
+
+def test_pod_cidr_reaches_ipam_as_ip_ranges(make_daemon, cni_env, pb):
+    """UpdateRuntimeConfig's pod CIDR is the ipRanges capability arg."""
+    d = make_daemon()
+    d.ipam = cni_env["ipam"]
+    conf = bridge_conflist(cni_env["ipam"])
+    conf["plugins"][0]["capabilities"] = {"ipRanges": True}
+    del conf["plugins"][0]["ipam"]["ranges"]  # host-local adds ipRanges to its own ranges
+    conf["plugins"][0]["bridge"] = "cric-t1"  # cric-t0 holds 10.231.0.1/16 already
+    with open(os.path.join(d.cni_dir, "10-cric-test.conflist"), "w") as f:
+        json.dump(conf, f)
+    d.runtime().UpdateRuntimeConfig(pb.UpdateRuntimeConfigRequest(
+        runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(
+            pod_cidr="10.231.77.0/24"))))
+    sid = run(d, pb, pod_config(pb))
+    try:
+        assert status(d, pb, sid).status.network.ip.startswith("10.231.77.")
+        stop_remove(d, pb, sid)
+    finally:
+        sh("ip", "link", "del", "cric-t1", check=False)
