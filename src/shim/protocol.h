@@ -22,6 +22,13 @@
  * successful `runtime create`, or "error <text>" (the text names the cause,
  * with the runtime's stderr). EOF without a message means the shim died.
  *
+ * Signals: the shim ignores SIGPIPE and SIGHUP and has no other signal
+ * interface; a shim that is killed leaves its container running without a
+ * monitor (shim_check() then says SHIM_LOST: no exit record will come, the
+ * daemon has to stop the container through the runtime). The shim and the
+ * processes it starts (the runtime, and a container without a tty) share one
+ * process group, which shim_launch kills as a whole when create times out.
+ *
  * Frames on shim.sock, both directions:
  *   u8 type | u32 payload length, big endian | payload (<= SHIM_FRAME_MAX)
  * A connection first sends either SHIM_MSG_CONTROL frames (request/response,
