@@ -17,6 +17,7 @@ CRI_DECLARE(port_forward);
 CRI_DECLARE(pull_image);
 CRI_DECLARE(image_status);
 CRI_DECLARE(list_images);
+CRI_DECLARE(stream_images);
 CRI_DECLARE(remove_image);
 CRI_DECLARE(image_fs_info);
 CRI_DECLARE(run_pod_sandbox);

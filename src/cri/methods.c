@@ -48,7 +48,7 @@ static const rpc_method methods[] = {
     {RT "RuntimeConfig", cri_runtime_config, RPC_METHOD_INLINE},
     {RT "UpdatePodSandboxResources", TODO, 0},
     {IM "ListImages", cri_list_images, 0},
-    {IM "StreamImages", TODO, STREAM},
+    {IM "StreamImages", cri_stream_images, STREAM},
     {IM "ImageStatus", cri_image_status, 0},
     {IM "PullImage", cri_pull_image, 0},
     {IM "RemoveImage", cri_remove_image, 0},

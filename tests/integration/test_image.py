@@ -202,3 +202,16 @@ def test_concurrent_pulls_share_work(registry, daemon, pb):
     assert errors == []
     assert results == [img.id] * 4
     assert len(layer_dirs(daemon)) == 3
+
+
+def test_stream_images_matches_list(registry, daemon, pb):
+    pull(daemon, pb, registry.ref("busybox:latest"))
+    pull(daemon, pb, registry.ref("multi:latest"))
+    got = []
+    for chunk in daemon.image().StreamImages(pb.StreamImagesRequest(), timeout=30):
+        got += [i.id for i in chunk.images]
+    assert sorted(got) == list_ids(daemon, pb)
+    req = pb.StreamImagesRequest()
+    req.filter.image.image = registry.ref("multi:latest")
+    got = [i.id for c in daemon.image().StreamImages(req, timeout=30) for i in c.images]
+    assert got == [registry.images["multi"].id]
