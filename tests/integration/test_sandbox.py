@@ -513,3 +513,27 @@ def test_pod_cidr_reaches_ipam_as_ip_ranges(make_daemon, cni_env, pb):
         stop_remove(d, pb, sid)
     finally:
         sh("ip", "link", "del", "cric-t1", check=False)
+
+
+@pytest.mark.parametrize("form", ["conflist-0.4.0", "conf-0.4.0", "conflist-with-loopback"])
+def test_other_config_forms(make_daemon, cni_env, pb, form):
+    """A 0.4.0 conflist, a single-plugin .conf file, and the common chain that
+    ends with the loopback plugin (as containerd's examples do)."""
+    d = make_daemon()
+    d.ipam = cni_env["ipam"]
+    conf = bridge_conflist(cni_env["ipam"],
+                           [{"type": "loopback"}] if form == "conflist-with-loopback" else [])
+    name = "10-cric-test.conflist"
+    if form != "conflist-with-loopback":
+        conf["cniVersion"] = "0.4.0"
+    if form == "conf-0.4.0":
+        conf = dict(conf["plugins"][0], cniVersion="0.4.0", name="cric-test")
+        name = "10-cric-test.conf"
+    with open(os.path.join(d.cni_dir, name), "w") as f:
+        json.dump(conf, f)
+    sid = run(d, pb, pod_config(pb))
+    ip = status(d, pb, sid).status.network.ip
+    assert ip.startswith("10.231.")
+    assert ip + "/16" in in_ns(info(d, pb, sid)["sandboxDir"], "ip", "-o", "-4", "addr")
+    stop_remove(d, pb, sid)
+    assert not os.path.exists(os.path.join(d.ipam, "cric-test", ip))
