@@ -9,7 +9,7 @@
 
 static inline void mkdirs(const char *path)
 {
-    char buf[4096];
+    char buf[8400];
     snprintf(buf, sizeof(buf), "%s", path);
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
@@ -22,7 +22,7 @@ static inline void mkdirs(const char *path)
 
 static inline void put(const char *dir, const char *name, const char *text)
 {
-    char path[4096];
+    char path[8400];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
     if (!f)

@@ -11,7 +11,7 @@
 
 static void write_bytes(const char *dir, const char *name, size_t n)
 {
-    char path[4096];
+    char path[8400];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
