@@ -104,9 +104,10 @@ static int net_up(pod_service *s, sandbox *sb, const pod_config *c, cric_err *er
     pod_info *p = sb->info;
     json_t *conflist = NULL;
     _cleanup_free_ char *conf_path = NULL;
-    if (cni_conf_load(s->cfg->cni_conf_dir, &conflist, &conf_path, err) < 0)
+    cric_err cerr = {0};
+    if (cni_conf_load(s->cfg->cni_conf_dir, &conflist, &conf_path, &cerr) < 0)
         return cric_err_set(err, CRIC_ERR_PRECONDITION, "sandbox %.12s: network not ready: %.900s",
-                            p->id, err->msg);
+                            p->id, cerr.msg);
     json_t *rcfg = runtime_config(c, err);
     if (!rcfg) {
         json_decref(conflist);
