@@ -105,8 +105,57 @@ typedef struct unpacker {
     unpack_stats *st;
     digester *diff;
     struct archive *outer;
+    /* Directory times are set last: later entries change them. */
+    struct dir_time {
+        char *path;
+        struct timespec t[2];
+    } *dirs;
+    size_t n_dirs, cap_dirs;
     char buf[64 * 1024];
 } unpacker;
+
+#define UNPACK_MAX_DIR_TIMES (1u << 20)
+
+static void remember_dir_time(unpacker *u, const char *path, const struct timespec t[2])
+{
+    if (u->n_dirs == u->cap_dirs) {
+        if (u->cap_dirs >= UNPACK_MAX_DIR_TIMES)
+            return;
+        size_t nc = u->cap_dirs ? u->cap_dirs * 2 : 64;
+        struct dir_time *v = realloc(u->dirs, nc * sizeof(*v));
+        if (!v)
+            return;
+        u->dirs = v;
+        u->cap_dirs = nc;
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    u->dirs[u->n_dirs].path = copy;
+    u->dirs[u->n_dirs].t[0] = t[0];
+    u->dirs[u->n_dirs].t[1] = t[1];
+    u->n_dirs++;
+}
+
+static void apply_dir_times(unpacker *u)
+{
+    for (size_t i = u->n_dirs; i-- > 0;) {
+        int fd = openat2_in_root(u->root, u->dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (fd >= 0) {
+            futimens(fd, u->dirs[i].t);
+            close(fd);
+        }
+    }
+}
+
+static void free_dir_times(unpacker *u)
+{
+    for (size_t i = 0; i < u->n_dirs; i++)
+        free(u->dirs[i].path);
+    free(u->dirs);
+    u->dirs = NULL;
+    u->n_dirs = u->cap_dirs = 0;
+}
 
 static int hostile(unpacker *u, cric_err *err, const char *fmt, const char *path, const char *why)
 {
@@ -372,7 +421,7 @@ static int do_entry(unpacker *u, struct archive *ar, struct archive_entry *e, cr
             return cric_err_errno(err, errno, "layer %s: chown/chmod %s", u->what, raw);
         if (apply_xattrs(u, e, fd, raw, err) < 0)
             return -1;
-        futimens(fd, times);
+        remember_dir_time(u, path, times);
         break;
     }
     case AE_IFLNK: {
@@ -492,6 +541,9 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, 
     }
     if (u->cur_fd >= 0)
         close(u->cur_fd);
+    if (rc == 0)
+        apply_dir_times(u);
+    free_dir_times(u);
     if (rc < 0)
         return -1;
     /* Trailing padding belongs to the diff id too. */

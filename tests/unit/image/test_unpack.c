@@ -194,6 +194,7 @@ static void all_types_and_metadata(void **state)
         assert_int_equal(minor(s.st_rdev), 3);
         assert_true(S_ISFIFO(lst("root/run/fifo").st_mode));
         assert_true(exists("root/abs/file"));
+        assert_int_equal(lst("root/bin").st_mtime, 1577836800); /* set after its entries */
         assert_true(st.bytes >= 7);
         assert_true(st.inodes >= 8);
         teardown(NULL);
