@@ -1,16 +1,19 @@
 /* The streaming server's backend: what exec, attach and port-forward reach in
  * the rest of the daemon. Port-forward resolves the sandbox's network
  * namespace through the pod service. Exec runs through the OCI runtime
- * (src/stream/ociexec.c) and attach will use the shim's fd attach; both need
+ * (src/stream/ociexec.c) and attach through the shim's fd attach
+ * (src/stream/shimattach.c); both need
  * the container service to resolve a container (resolve_container below):
  * until it is wired in they answer UNIMPLEMENTED at RPC time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "daemon/daemon.h"
 #include "pod/pod.h"
 #include "stream/ociexec.h"
+#include "stream/shimattach.h"
 #include "stream/stream.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -60,9 +63,7 @@ static int start(void *ctx, const stream_request *req, stream_proc *out, cric_er
     if (!t.running)
         return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", req->id);
     if (req->kind == STREAM_ATTACH)
-        return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
-                            "container %s: attach needs the shim's fd attach (not wired yet)",
-                            req->id);
+        return shim_attach_start(t.shim_state, req, out, err);
     char work[4200];
     snprintf(work, sizeof(work), "%s/exec", d->cfg.state);
     if (fs_mkdir_p(work, 0700, err) < 0)
@@ -86,9 +87,20 @@ static void exec_kill(void *ctx, stream_proc *p)
     oci_exec_kill(p);
 }
 
+static int resize(void *ctx, stream_proc *p, uint16_t width, uint16_t height)
+{
+    if (p->kind == STREAM_ATTACH)
+        return shim_attach_resize(p, width, height);
+    struct winsize ws = {.ws_row = height, .ws_col = width};
+    return p->pty_fd >= 0 ? ioctl(p->pty_fd, TIOCSWINSZ, &ws) : 0;
+}
+
 static void release(void *ctx, stream_proc *p)
 {
-    oci_exec_release(p);
+    if (p->kind == STREAM_ATTACH)
+        shim_attach_release(p);
+    else
+        oci_exec_release(p);
 }
 
 static int portforward_netns(void *ctx, const char *pod_id, char **netns_path, cric_err *err)
@@ -120,6 +132,7 @@ int daemon_stream_start(cric_daemon *d, cric_err *err)
         .container_check = container_check,
         .start = start,
         .exec_kill = exec_kill,
+        .resize = resize,
         .release = release,
         .portforward_netns = portforward_netns,
     };

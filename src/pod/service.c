@@ -22,7 +22,23 @@
 
 #define NSFS_MAGIC_NUMBER 0x6e736673
 
-int pod_run(pod_service *s, const pod_config *c, char id_out[65], cric_err *err)
+/* Shut-down waits for operations that outlive the RPC server's grace period. */
+static void op_begin(pod_service *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->inflight++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void op_end(pod_service *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (--s->inflight == 0)
+        pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int run_op(pod_service *s, const pod_config *c, char id_out[65], cric_err *err)
 {
     const char *handler = NULL;
     if (pods_validate(s, c, &handler, err) < 0)
@@ -110,7 +126,7 @@ static int stop_locked(pod_service *s, sandbox *sb, bool persist, cric_err *err)
     return rc;
 }
 
-int pod_stop(pod_service *s, const char *id, cric_err *err)
+static int stop_op(pod_service *s, const char *id, cric_err *err)
 {
     sandbox *sb;
     if (pods_get(s, id, &sb, err) < 0)
@@ -124,7 +140,7 @@ int pod_stop(pod_service *s, const char *id, cric_err *err)
     return rc;
 }
 
-int pod_remove(pod_service *s, const char *id, cric_err *err)
+static int remove_op(pod_service *s, const char *id, cric_err *err)
 {
     sandbox *sb;
     if (pods_get(s, id, &sb, err) < 0)
@@ -152,6 +168,30 @@ int pod_remove(pod_service *s, const char *id, cric_err *err)
     }
     pthread_mutex_unlock(&sb->op_mu);
     pods_sb_unref(s, sb);
+    return rc;
+}
+
+int pod_run(pod_service *s, const pod_config *c, char id_out[65], cric_err *err)
+{
+    op_begin(s);
+    int rc = run_op(s, c, id_out, err);
+    op_end(s);
+    return rc;
+}
+
+int pod_stop(pod_service *s, const char *id, cric_err *err)
+{
+    op_begin(s);
+    int rc = stop_op(s, id, err);
+    op_end(s);
+    return rc;
+}
+
+int pod_remove(pod_service *s, const char *id, cric_err *err)
+{
+    op_begin(s);
+    int rc = remove_op(s, id, err);
+    op_end(s);
     return rc;
 }
 
@@ -336,6 +376,7 @@ int pod_service_new(pod_service **out, const cric_config *cfg, cric_db *db, cric
     s->cfg = cfg;
     s->db = db;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
     if (asprintf(&s->dir, "%s/sandboxes", cfg->state) < 0) {
         s->dir = NULL;
         pod_service_free(s);
@@ -361,6 +402,12 @@ void pod_service_free(pod_service *s)
 {
     if (!s)
         return;
+    pthread_mutex_lock(&s->mu);
+    if (s->inflight)
+        log_info("pod", "waiting for %u sandbox operations to finish", s->inflight);
+    while (s->inflight)
+        pthread_cond_wait(&s->idle, &s->mu);
+    pthread_mutex_unlock(&s->mu);
     if (s->n == 0 && s->dir)
         nspin_private_unmount(s->dir);
     for (size_t i = 0; i < s->n; i++)
@@ -370,5 +417,6 @@ void pod_service_free(pod_service *s)
     free(s->pause_bin);
     cgroup_mounts_free(&s->cg);
     pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->idle);
     free(s);
 }

@@ -38,6 +38,8 @@ struct pod_service {
     size_t n, cap;
     pod_containers_hook stop_all, remove_all;
     void *hook_ctx;
+    unsigned inflight;  /* Run/Stop/Remove calls running (mu); shut-down waits */
+    pthread_cond_t idle; /* signalled when inflight drops to 0 */
 };
 
 int64_t pods_now_ns(void);

@@ -463,6 +463,7 @@ static void start_work(uv_work_t *w)
                                   "streaming %s is not available", stream_kind_name(s->req->kind));
     else
         s->work_rc = be->start(be->ctx, s->req, &s->proc, &s->work_err);
+    s->proc.kind = s->req->kind;
 }
 
 static void close_proc_fds(stream_proc *p)

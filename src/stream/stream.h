@@ -28,7 +28,8 @@
  * are readable, each -1 when that stream was not requested. The server owns
  * the fds once start returns and closes them. */
 typedef struct stream_proc {
-    pid_t pid; /* exec: our child whose exit is the command's exit; attach: 0 */
+    stream_kind kind; /* set by the server: exec or attach */
+    pid_t pid;        /* exec: our child whose exit is the command's exit; attach: 0 */
     int pty_fd;
     int stdin_fd, stdout_fd, stderr_fd;
     void *handle; /* backend data, given back to kill/resize/release */

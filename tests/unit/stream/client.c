@@ -228,6 +228,32 @@ bool tc_until(tclient *c, bool (*pred)(tclient *, void *), void *arg, int timeou
     }
 }
 
+void tc_drain(tclient *c)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        if (c->eof || poll(&pfd, 1, 0) <= 0)
+            break;
+        sbuf_reserve(&c->in, 65536);
+        ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        if (n <= 0) {
+            c->eof = true;
+            break;
+        }
+        c->in.len += (size_t)n;
+    }
+    for (;;) {
+        spdy_frame f;
+        size_t used;
+        const char *why;
+        if (spdy_frame_decode(sbuf_head(&c->in), sbuf_avail(&c->in), 1 << 24, &f, &used, &why) !=
+            SPDY_FRAME)
+            break;
+        on_frame(c, &f);
+        sbuf_consume(&c->in, used);
+    }
+}
+
 bool tc_all_fin(tclient *c, void *arg)
 {
     for (size_t i = 0; i < c->n; i++)

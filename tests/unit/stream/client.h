@@ -41,6 +41,8 @@ void tc_send(tclient *c, uint32_t id, const void *data, size_t len, bool fin);
 /* Reads frames until pred(c, arg) is true, EOF or timeout_ms. */
 bool tc_until(tclient *c, bool (*pred)(tclient *, void *), void *arg, int timeout_ms);
 tc_stream *tc_stream_get(tclient *c, uint32_t id);
+/* Reads and handles whatever has arrived, without waiting. */
+void tc_drain(tclient *c);
 bool tc_all_fin(tclient *c, void *arg); /* pred: every stream finished */
 void tc_close(tclient *c);
 

@@ -14,6 +14,7 @@
 
 #include "local_backend.h"
 #include "stream/ociexec.h"
+#include "stream/shimattach.h"
 
 /* --oci RUNTIME ROOT CONTAINER CONFIG WORKDIR: exec through the real OCI
  * runtime into a running container (what the daemon's backend will call). */
@@ -50,6 +51,29 @@ static void oci_kill(void *ctx, stream_proc *p)
 static void oci_release(void *ctx, stream_proc *p)
 {
     oci_exec_release(p);
+}
+
+/* --shim STATE_DIR: attach through a real cric-shim's fd attach. */
+static const char *shim_state;
+
+static int shim_start(void *ctx, const stream_request *req, stream_proc *out, cric_err *err)
+{
+    if (req->kind != STREAM_ATTACH)
+        return local_be_start(ctx, req, out, err);
+    return shim_attach_start(shim_state, req, out, err);
+}
+
+static int shim_resize(void *ctx, stream_proc *p, uint16_t w, uint16_t h)
+{
+    return shim_attach_resize(p, w, h);
+}
+
+static void shim_release(void *ctx, stream_proc *p)
+{
+    if (p->kind == STREAM_ATTACH)
+        shim_attach_release(p);
+    else
+        local_be_release(ctx, p);
 }
 
 typedef struct ctx {
@@ -143,6 +167,13 @@ int main(int argc, char **argv)
         be.release = oci_release;
         argc -= 6;
         argv += 6;
+    } else if (argc > 2 && strcmp(argv[1], "--shim") == 0) {
+        shim_state = argv[2];
+        be.start = shim_start;
+        be.resize = shim_resize;
+        be.release = shim_release;
+        argc -= 2;
+        argv += 2;
     }
     cric_config cfg = {.stream_address = "127.0.0.1",
                        .stream_token_ttl_s = 60,

@@ -1,0 +1,72 @@
+"""Attach end to end through a real cric-shim (launched by tests/shim_driver
+as in test_shim) and the streaming server's shim fd attach
+(src/stream/shimattach.c), driven by stream_testserver --shim until the
+container service is wired into the daemon."""
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from spdy_client import SpdyClient, exec_streams  # noqa: E402
+from test_shim import make, runtimes  # noqa: E402,F401
+from test_stream_protocols import SERVER, SUCCESS, V4, StreamTestServer  # noqa: E402
+from ws_client import WsClient  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SERVER), reason="stream_testserver not built")
+
+
+def attach(s, flags, tty=False):
+    c = SpdyClient.connect(s.url("attach " + flags), V4)
+    ids = exec_streams(c, stdin="i" in flags, stdout="o" in flags, stderr="e" in flags, tty=tty)
+    return c, ids
+
+
+def test_attach_two_clients_detach_and_exit(make):
+    ctr = make("runc", ["sh", "-c", "echo started; while read l; do echo \"got $l\"; "
+                                    "echo \"err $l\" >&2; done"], stdin=True).run()
+    s = StreamTestServer("--shim", ctr.state)
+    try:
+        a, ia = attach(s, "ioe")
+        b, ib = attach(s, "oe")
+        time.sleep(0.3)
+        a.send(ia["stdin"], b"one\n")
+        for c, i in ((a, ia), (b, ib)):
+            assert c.wait(lambda: c.data(i["stdout"]) == b"got one\n", 10), c.data(i["stdout"])
+            assert c.wait(lambda: c.data(i["stderr"]) == b"err one\n", 10)
+        # detaching leaves the container running
+        b.close()
+        a.send(ia["stdin"], b"two\n")
+        assert a.wait(lambda: a.data(ia["stdout"]) == b"got one\ngot two\n", 10)
+        a.close()
+        time.sleep(0.3)
+        assert not os.path.exists(os.path.join(ctr.state, "exit"))
+        # a WebSocket client attaches too; the container's end ends the session
+        w = WsClient.connect(s.url("attach io"), ["v5.channel.k8s.io"])
+        time.sleep(0.3)
+        w.send(0, b"three\n")
+        assert w.wait(lambda: w.data(1) == b"got three\n", 10)
+        ctr.rt("kill", ctr.id, "KILL")
+        assert w.wait_closed(15)
+        assert w.data(3) == SUCCESS
+    finally:
+        s.stop()
+
+
+def test_attach_tty_resize(make):
+    ctr = make("runc", ["sh"], tty=True, stdin=True).run()
+    s = StreamTestServer("--shim", ctr.state)
+    try:
+        c, ids = attach(s, "iot", tty=True)
+        c.send(ids["resize"], b'{"Width":111,"Height":33}')
+        time.sleep(0.5)
+        c.send(ids["stdin"], b"stty size\n")
+        assert c.wait(lambda: b"33 111" in c.data(ids["stdout"]), 10), c.data(ids["stdout"])
+        c.send(ids["stdin"], b"exit\n")
+        assert c.wait_fin([ids["stdout"], ids["error"]], 15)
+        assert c.data(ids["error"]) == SUCCESS
+        c.close()
+    finally:
+        s.stop()
