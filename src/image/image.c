@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image/reference.h"
@@ -69,6 +70,7 @@ int image_service_open(image_service **out, const cric_config *cfg, cric_db *db,
     s->layers_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_mutex_init(&s->usage_mu, NULL);
     if (strlen(cfg->root) > IMAGE_DIR_MAX - 64) {
         image_service_free(s);
         return cric_err_set(err, CRIC_ERR_INVALID, "image service: root path too long");
@@ -77,6 +79,7 @@ int image_service_open(image_service **out, const cric_config *cfg, cric_db *db,
     snprintf(s->content_dir, sizeof(s->content_dir), "%s/content/sha256", cfg->root);
     snprintf(s->tmp_dir, sizeof(s->tmp_dir), "%s/content/tmp", cfg->root);
     snprintf(s->layers_dir, sizeof(s->layers_dir), "%s/layers", cfg->root);
+    snprintf(s->containers_dir, sizeof(s->containers_dir), "%s/containers", cfg->root);
     if (fs_mkdir_p(s->content_dir, 0700, err) < 0 || fs_mkdir_p(s->tmp_dir, 0700, err) < 0 ||
         fs_mkdir_p(s->layers_dir, 0700, err) < 0 || image_store_init(db, err) < 0) {
         image_service_free(s);
@@ -103,6 +106,7 @@ void image_service_free(image_service *s)
     free(s->pins);
     free(s->busy);
     pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->usage_mu);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -368,10 +372,62 @@ int image_release(image_service *s, const char *holder, cric_err *err)
     return 0;
 }
 
-int image_fs_usage_get(image_service *s, image_fs_usage *out, cric_err *err)
+#define USAGE_CACHE_MS 5000
+#define USAGE_MAX_DEPTH 256
+
+/* Sums blocks and inodes below dirfd/name without following symlinks or
+ * crossing into other filesystems. */
+static void du_at(int at, const char *name, dev_t dev, int depth, uint64_t *bytes,
+                  uint64_t *inodes)
+{
+    struct stat st;
+    if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+        return;
+    *bytes += (uint64_t)st.st_blocks * 512;
+    (*inodes)++;
+    if (!S_ISDIR(st.st_mode) || depth > USAGE_MAX_DEPTH)
+        return;
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            du_at(dirfd(d), de->d_name, dev, depth + 1, bytes, inodes);
+    closedir(d);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int image_fs_usage_get(image_service *s, image_fs_usage *out, image_fs_usage *ctr, cric_err *err)
 {
     memset(out, 0, sizeof(*out));
-    snprintf(out->mountpoint, sizeof(out->mountpoint), "%s", s->layers_dir);
+    memset(ctr, 0, sizeof(*ctr));
+    snprintf(out->mountpoint, sizeof(out->mountpoint), "%s", s->root);
+    snprintf(ctr->mountpoint, sizeof(ctr->mountpoint), "%s", s->root);
+    pthread_mutex_lock(&s->usage_mu);
+    if (s->usage_at_ms == 0 || now_ms() - s->usage_at_ms > USAGE_CACHE_MS) {
+        uint64_t b = 0, i = 0;
+        struct stat rst;
+        if (stat(s->root, &rst) == 0)
+            du_at(AT_FDCWD, s->containers_dir, rst.st_dev, 0, &b, &i);
+        s->ctr_bytes = b;
+        s->ctr_inodes = i;
+        s->usage_at_ms = now_ms();
+    }
+    ctr->bytes = s->ctr_bytes;
+    ctr->inodes = s->ctr_inodes;
+    pthread_mutex_unlock(&s->usage_mu);
     if (image_store_usage(s->db, &out->bytes, &out->inodes, err) < 0)
         return -1;
     _cleanup_closedir_ DIR *d = opendir(s->content_dir);

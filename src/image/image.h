@@ -88,7 +88,12 @@ typedef struct image_fs_usage {
     uint64_t bytes;
     uint64_t inodes;
 } image_fs_usage;
-int image_fs_usage_get(image_service *s, image_fs_usage *out, cric_err *err);
+/* Usage of the image store (content + layers) and of the containers'
+ * writable layers (<root>/containers, walked at most every few seconds).
+ * Both live under <root>, so both report it as their mountpoint (the kubelet
+ * then sees one filesystem, not a split image filesystem). */
+int image_fs_usage_get(image_service *s, image_fs_usage *images, image_fs_usage *containers,
+                       cric_err *err);
 
 /* Loads an OCI image layout or a `docker save` archive (a tar file, possibly
  * compressed, or an unpacked directory); ids receives the image ids. */

@@ -24,6 +24,7 @@ struct image_service {
     char content_dir[IMAGE_DIR_MAX]; /* <root>/content/sha256 */
     char tmp_dir[IMAGE_DIR_MAX];     /* <root>/content/tmp */
     char layers_dir[IMAGE_DIR_MAX];  /* <root>/layers */
+    char containers_dir[IMAGE_DIR_MAX]; /* <root>/containers (usage only) */
     int layers_fd;
 
     pthread_mutex_t mu; /* pins, busy, layer collection */
@@ -32,6 +33,11 @@ struct image_service {
     size_t n_pins, cap_pins;
     key_count *busy; /* layers being unpacked right now (count unused) */
     size_t n_busy, cap_busy;
+
+    /* Cached usage of <root>/containers (walking it is not free). */
+    pthread_mutex_t usage_mu;
+    int64_t usage_at_ms;
+    uint64_t ctr_bytes, ctr_inodes;
 };
 
 /* image_service_new without the start-up cleanup (for tools that run beside

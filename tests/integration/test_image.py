@@ -61,9 +61,11 @@ def test_pull_status_list_by_every_name(registry, daemon, pb):
     # A second pull of the same image is a no-op with the same answer.
     assert pull(daemon, pb, registry.ref("busybox:1")) == img.id
     assert sorted(status(daemon, pb, ref).image.repo_tags) == [registry.ref("busybox:1"), ref]
-    fsinfo = daemon.image().ImageFsInfo(pb.ImageFsInfoRequest()).image_filesystems[0]
+    info = daemon.image().ImageFsInfo(pb.ImageFsInfoRequest())
+    fsinfo = info.image_filesystems[0]
     assert fsinfo.used_bytes.value > 1_000_000 and fsinfo.inodes_used.value > 10
-    assert fsinfo.fs_id.mountpoint.startswith(daemon.root)
+    assert fsinfo.fs_id.mountpoint == daemon.root
+    assert info.container_filesystems[0].fs_id.mountpoint == daemon.root
 
 
 def test_multilayer_whiteouts_and_compressions(registry, daemon, pb):

@@ -178,9 +178,10 @@ static void holds_keep_layers_of_removed_images(void **state)
     assert_false(layer_exists(CHAIN("c")));
     assert_int_equal(image_remove(svc, id2, &err), 0); /* absent: success */
 
-    image_fs_usage u;
-    assert_int_equal(image_fs_usage_get(svc, &u, &err), 0);
+    image_fs_usage u, c;
+    assert_int_equal(image_fs_usage_get(svc, &u, &c, &err), 0);
     assert_int_equal(u.bytes, 0);
+    assert_string_equal(u.mountpoint, c.mountpoint);
 }
 
 static void restart_cleans_strays(void **state)
