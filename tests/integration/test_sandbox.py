@@ -537,3 +537,42 @@ def test_other_config_forms(make_daemon, cni_env, pb, form):
     assert ip + "/16" in in_ns(info(d, pb, sid)["sandboxDir"], "ip", "-o", "-4", "addr")
     stop_remove(d, pb, sid)
     assert not os.path.exists(os.path.join(d.ipam, "cric-test", ip))
+
+
+def test_stop_interrupted_by_kill9_finishes_after_restart(make_daemon, cni_env, pb, tmp_path):
+    """kill -9 while StopPodSandbox waits on a slow CNI DEL: after a restart
+    the sandbox is still listed and Stop + Remove finish the job."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    gate = tmp_path / "slow-del"
+    slow = bindir / "cric-slowdel"
+    slow.write_text("#!/bin/sh\nin=$(cat)\n"
+                    "if [ \"$CNI_COMMAND\" = DEL ] && [ -e %s ]; then echo $$ > %s/pid; exec sleep 30; fi\n"
+                    "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
+                    "  printf '%%s' \"$in\" | /usr/bin/python3 -c 'import json,sys; "
+                    "print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\n"
+                    "fi\n" % (gate, bindir))
+    slow.chmod(0o755)
+    d = make_daemon(start=False)
+    set_bin_dirs(d, [str(bindir), CNI_BIN])
+    d.start()
+    d.ipam = cni_env["ipam"]
+    with open(os.path.join(d.cni_dir, "10-cric-test.conflist"), "w") as f:
+        json.dump(bridge_conflist(cni_env["ipam"], [{"type": "cric-slowdel"}]), f)
+    before = snapshot(d)
+    sid = run(d, pb, pod_config(pb, pid=pb.POD))
+    gate.write_text("")
+    fut = concurrent.futures.ThreadPoolExecutor(1).submit(
+        d.runtime().StopPodSandbox, pb.StopPodSandboxRequest(pod_sandbox_id=sid))
+    deadline = time.time() + 20
+    while time.time() < deadline and not (bindir / "pid").exists():
+        time.sleep(0.05)
+    d.kill9()
+    with pytest.raises(grpc.RpcError):
+        fut.result()
+    os.kill(int((bindir / "pid").read_text()), 9)
+    gate.unlink()
+    d.start()
+    assert [s.id for s in d.runtime().ListPodSandbox(pb.ListPodSandboxRequest()).items] == [sid]
+    stop_remove(d, pb, sid)
+    assert snapshot(d) == before
