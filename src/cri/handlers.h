@@ -26,5 +26,13 @@ CRI_DECLARE(remove_pod_sandbox);
 CRI_DECLARE(pod_sandbox_status);
 CRI_DECLARE(list_pod_sandbox);
 CRI_DECLARE(stream_pod_sandboxes);
+CRI_DECLARE(pod_sandbox_stats);
+CRI_DECLARE(list_pod_sandbox_stats);
+CRI_DECLARE(stream_pod_sandbox_stats);
+CRI_DECLARE(list_metric_descriptors);
+CRI_DECLARE(list_pod_sandbox_metrics);
+CRI_DECLARE(stream_pod_sandbox_metrics);
+CRI_DECLARE(get_container_events);
+CRI_DECLARE(update_pod_sandbox_resources);
 
 #endif

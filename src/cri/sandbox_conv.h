@@ -22,6 +22,11 @@
 
 Runtime__V1__PodSandboxMetadata *cri_pod_metadata(cri_arena *a, const pod_info *p);
 Runtime__V1__PodSandbox *cri_pod_summary(cri_arena *a, const pod_info *p);
+/* LinuxContainerResources -> pod_resources (NULL stays NULL; borrowed strings). */
+const pod_resources *cri_pod_resources(cri_arena *a,
+                                       const Runtime__V1__LinuxContainerResources *r);
+/* The PodSandboxStatus message (PodSandboxStatus, container events). */
+Runtime__V1__PodSandboxStatus *cri_pod_status(cri_arena *a, const pod_info *p);
 /* Translates a (possibly NULL) filter; borrowed strings. */
 void cri_pod_filter(cri_arena *a, const Runtime__V1__PodSandboxFilter *in, pod_filter *out);
 /* ListPodSandbox and StreamPodSandboxes share this: the filtered summaries. */

@@ -19,7 +19,7 @@ static pod_kv *kv_array(cri_arena *a, size_t n)
         (n_dst) = (n_src);                                                                         \
     } while (0)
 
-static const pod_resources *resources(cri_arena *a, const Runtime__V1__LinuxContainerResources *r)
+const pod_resources *cri_pod_resources(cri_arena *a, const Runtime__V1__LinuxContainerResources *r)
 {
     if (!r)
         return NULL;
@@ -82,8 +82,8 @@ static void translate(cri_arena *a, const Runtime__V1__RunPodSandboxRequest *req
         return;
     pc->cgroup_parent = lx->cgroup_parent;
     KV_FROM_MAP(a, lx->sysctls, lx->n_sysctls, pc->sysctls, pc->n_sysctls);
-    pc->overhead = resources(a, lx->overhead);
-    pc->resources = resources(a, lx->resources);
+    pc->overhead = cri_pod_resources(a, lx->overhead);
+    pc->resources = cri_pod_resources(a, lx->resources);
     const Runtime__V1__LinuxSandboxSecurityContext *sc = lx->security_context;
     if (!sc)
         return;

@@ -17,6 +17,8 @@ struct image_service;
 struct pod_service;
 struct ctr_service;
 struct stream_server;
+struct stats_service;
+struct event_bus;
 
 typedef struct cric_daemon {
     cric_config cfg;
@@ -33,6 +35,8 @@ typedef struct cric_daemon {
     struct pod_service *pods;
     struct ctr_service *ctrs;
     struct stream_server *stream; /* exec/attach/port-forward (stream_glue.c) */
+    struct stats_service *stats;  /* cgroup/netns/fs statistics (stats_glue.c) */
+    struct event_bus *events;     /* GetContainerEvents broadcaster (stats_glue.c) */
 
     /* Guards the fields below, which RPCs change at run time. */
     pthread_mutex_t mu;
@@ -50,6 +54,12 @@ void daemon_services_stop(cric_daemon *d);
 int daemon_stream_start(cric_daemon *d, cric_err *err);
 void daemon_stream_shutdown(cric_daemon *d);
 void daemon_stream_free(cric_daemon *d);
+
+/* The stats service and the event bus (stats_glue.c): started after the pod
+ * service (its sandbox events go to the bus) and before the container
+ * service; stopped after both. */
+int daemon_stats_start(cric_daemon *d, cric_err *err);
+void daemon_stats_stop(cric_daemon *d);
 
 /* Records the pod CIDR (UpdateRuntimeConfig) in memory and under the state dir. */
 int daemon_set_pod_cidr(cric_daemon *d, const char *cidr, cric_err *err);

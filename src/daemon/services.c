@@ -23,6 +23,10 @@ int daemon_services_start(cric_daemon *d, cric_err *err)
         daemon_services_stop(d);
         return -1;
     }
+    if (daemon_stats_start(d, err) < 0) {
+        daemon_services_stop(d);
+        return -1;
+    }
     return 0;
 }
 
@@ -33,5 +37,6 @@ void daemon_services_stop(cric_daemon *d)
     d->pods = NULL;
     image_service_free(d->images);
     d->images = NULL;
+    daemon_stats_stop(d); /* the bus outlives every producer */
     db_close(&d->db);
 }

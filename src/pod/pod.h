@@ -148,4 +148,16 @@ typedef int (*pod_containers_hook)(void *ctx, const char *pod_id, cric_err *err)
 void pod_service_set_container_hooks(pod_service *s, pod_containers_hook stop_all,
                                      pod_containers_hook remove_all, void *ctx);
 
+/* Sandbox lifecycle notifications for GetContainerEvents: type is the CRI
+ * ContainerEventType (0 created, 1 started, 2 stopped, 3 deleted). Called after
+ * the step succeeded, with the sandbox's operation lock held (so one sandbox's
+ * events come in order) and no table lock: it may call pod_lookup. */
+typedef void (*pod_event_hook)(void *ctx, int type, const char *pod_id);
+void pod_service_set_event_hook(pod_service *s, pod_event_hook fn, void *ctx);
+
+/* UpdatePodSandboxResources: writes overhead + resources (either may be NULL)
+ * to the pod cgroup. A sandbox without a cgroup parent has nothing to update. */
+int pod_update_resources(pod_service *s, const char *id_or_prefix, const pod_resources *overhead,
+                         const pod_resources *resources, cric_err *err);
+
 #endif

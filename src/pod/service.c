@@ -87,12 +87,19 @@ static int run_op(pod_service *s, const pod_config *c, char id_out[65], cric_err
         memcpy(id_out, id, sizeof(id));
         log_info("pod", "sandbox %.12s (%s/%s) ready", id, info->namespace_, info->name);
     }
+    if (rc == 0)
+        pthread_mutex_lock(&sb->op_mu); /* its events come before any Stop's */
     pthread_mutex_lock(&s->mu);
     if (rc < 0)
         pods_table_del(s, sb);
     else
         sb->creating = false;
     pthread_mutex_unlock(&s->mu);
+    if (rc == 0) {
+        pods_event(s, 0, id); /* CONTAINER_CREATED_EVENT */
+        pods_event(s, 1, id); /* CONTAINER_STARTED_EVENT */
+        pthread_mutex_unlock(&sb->op_mu);
+    }
     pods_sb_unref(s, sb);
     return rc;
 }
@@ -108,9 +115,12 @@ static int stop_locked(pod_service *s, sandbox *sb, bool persist, cric_err *err)
         return cric_err_prefix(err, "sandbox %.12s: stop containers: ", sb->info->id);
     pthread_mutex_lock(&s->mu);
     bool changed = sb->info->ready || sb->info->n_ips > 0;
+    bool was_ready = sb->info->ready;
     sb->info->ready = false;
     pthread_mutex_unlock(&s->mu);
     int rc = pods_release_runtime(s, sb->info, err);
+    if (was_ready)
+        pods_event(s, 2, sb->info->id); /* CONTAINER_STOPPED_EVENT: it is not ready any more */
     if (rc == 0) {
         pthread_mutex_lock(&s->mu);
         for (size_t i = 0; i < sb->info->n_ips; i++)
@@ -164,6 +174,7 @@ static int remove_op(pod_service *s, const char *id, cric_err *err)
             pods_table_del(s, sb);
             pthread_mutex_unlock(&s->mu);
             log_info("pod", "sandbox %.12s removed", sb->info->id);
+            pods_event(s, 3, sb->info->id); /* CONTAINER_DELETED_EVENT */
         }
     }
     pthread_mutex_unlock(&sb->op_mu);
@@ -278,6 +289,24 @@ void pod_service_set_container_hooks(pod_service *s, pod_containers_hook stop_al
     s->remove_all = remove_all;
     s->hook_ctx = ctx;
     pthread_mutex_unlock(&s->mu);
+}
+
+void pod_service_set_event_hook(pod_service *s, pod_event_hook fn, void *ctx)
+{
+    pthread_mutex_lock(&s->mu);
+    s->event_hook = fn;
+    s->event_ctx = ctx;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void pods_event(pod_service *s, int type, const char *id)
+{
+    pthread_mutex_lock(&s->mu);
+    pod_event_hook fn = s->event_hook;
+    void *ctx = s->event_ctx;
+    pthread_mutex_unlock(&s->mu);
+    if (fn)
+        fn(ctx, type, id);
 }
 
 /* ------------------------------------------------------------- start-up */

@@ -40,6 +40,8 @@ struct pod_service {
     void *hook_ctx;
     unsigned inflight;  /* Run/Stop/Remove calls running (mu); shut-down waits */
     pthread_cond_t idle; /* signalled when inflight drops to 0 */
+    pod_event_hook event_hook; /* set once at start-up, before any RPC */
+    void *event_ctx;
 };
 
 int64_t pods_now_ns(void);
@@ -75,5 +77,8 @@ int pods_run_steps(pod_service *s, sandbox *sb, const pod_config *c, cric_err *e
 void pods_fill_runtime(const pod_service *s, const pod_info *p, json_t *cache, cni_runtime *rt);
 int pods_release_runtime(pod_service *s, const pod_info *p, cric_err *err); /* Stop */
 int pods_release_all(pod_service *s, const pod_info *p, cric_err *err);     /* Remove */
+
+/* Tells the event hook (if any); the sandbox's operation lock is held. */
+void pods_event(pod_service *s, int type, const char *id);
 
 #endif

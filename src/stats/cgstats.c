@@ -37,7 +37,7 @@ int stats_cg_layout_init(stats_cg_layout *l, char *const *v1_mounts, char *const
 {
     memset(l, 0, sizeof(*l));
     for (size_t i = 0; i < n_v1; i++) {
-        char **slot = has_ctrl(v1_ctrls[i], "cpuacct") ? &l->cpuacct
+        char **slot = has_ctrl(v1_ctrls[i], "cpuacct")  ? &l->cpuacct
                       : has_ctrl(v1_ctrls[i], "memory") ? &l->memory
                       : has_ctrl(v1_ctrls[i], "pids")   ? &l->pids
                                                         : NULL;

@@ -48,8 +48,7 @@ typedef struct stats_cg_sample {
 
 /* Reads every resource that is accounted for the cgroup rel. A cgroup that
  * exists nowhere is NOT_FOUND; missing single files leave their has_* false. */
-int stats_cg_read(const stats_cg_layout *l, const char *rel, stats_cg_sample *out,
-                  cric_err *err);
+int stats_cg_read(const stats_cg_layout *l, const char *rel, stats_cg_sample *out, cric_err *err);
 
 /* Parsing helpers (exposed for tests). "key value" lines: returns 0 and sets
  * *val when key is present, -1 otherwise. */

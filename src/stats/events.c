@@ -118,8 +118,7 @@ void events_publish(event_bus *b, event_type type, const char *container_id, con
     int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     pending_event *ev = calloc(1, sizeof(*ev));
     if (!ev || render(ctx, type, container_id, pod_id ? pod_id : "", at, &ev->buf, &ev->len) < 0) {
-        log_warn("stats", "event %d for %.12s dropped: cannot render it", (int)type,
-                 container_id);
+        log_warn("stats", "event %d for %.12s dropped: cannot render it", (int)type, container_id);
         free(ev);
         return;
     }

@@ -59,8 +59,7 @@ static void walk_dir(struct walk *w, int dfd, int depth)
             continue; /* a mount point: another file system */
         count(w, &st);
         if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH_MAX) {
-            int sub =
-                openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0)
                 walk_dir(w, sub, depth + 1);
         }

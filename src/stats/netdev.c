@@ -128,8 +128,7 @@ static void *netns_reader(void *arg)
     return NULL;
 }
 
-int stats_netdev_read_netns(const char *netns_path, stats_netdev *out, size_t max,
-                            cric_err *err)
+int stats_netdev_read_netns(const char *netns_path, stats_netdev *out, size_t max, cric_err *err)
 {
     if (!netns_path || netns_path[0] != '/')
         return cric_err_set(err, CRIC_ERR_INVALID, "network namespace path \"%s\" is not absolute",

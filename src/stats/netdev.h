@@ -23,8 +23,7 @@ int stats_netdev_parse(const char *text, stats_netdev *out, size_t max, cric_err
 /* Reads the counters inside the namespace pinned at netns_path (a short-lived
  * thread joins it with setns, so the caller's namespace never changes).
  * Returns the number of entries or -1. */
-int stats_netdev_read_netns(const char *netns_path, stats_netdev *out, size_t max,
-                            cric_err *err);
+int stats_netdev_read_netns(const char *netns_path, stats_netdev *out, size_t max, cric_err *err);
 
 /* The entry named name (e.g. "eth0"), else the first one, else NULL. */
 const stats_netdev *stats_netdev_default(const stats_netdev *devs, size_t n, const char *name);

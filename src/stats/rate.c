@@ -103,7 +103,8 @@ bool stats_rate_update(stats_rate_table *t, const char *key, int64_t mono_ns, ui
         e->cpu_ns = cpu_ns;
         e->has_rate = false;
     } else if (mono_ns - e->mono_ns >= t->min_window_ns && mono_ns > e->mono_ns) {
-        long double r = (long double)(cpu_ns - e->cpu_ns) * 1e9L / (long double)(mono_ns - e->mono_ns);
+        long double r =
+            (long double)(cpu_ns - e->cpu_ns) * 1e9L / (long double)(mono_ns - e->mono_ns);
         e->rate = (uint64_t)r;
         e->has_rate = true;
         e->mono_ns = mono_ns;

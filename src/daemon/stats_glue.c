@@ -1,0 +1,44 @@
+/* Starts the stats service on the detected cgroup layout and the event bus,
+ * and routes the pod service's lifecycle notifications to the bus. */
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "pod/cgroup.h"
+#include "pod/pod.h"
+#include "stats/events.h"
+#include "stats/stats.h"
+#include "util/log.h"
+
+static void pod_event(void *ctx, int type, const char *pod_id)
+{
+    cric_daemon *d = ctx;
+    /* containerd's convention: sandbox events carry the sandbox id as container_id. */
+    events_publish(d->events, (event_type)type, pod_id, pod_id);
+}
+
+int daemon_stats_start(cric_daemon *d, cric_err *err)
+{
+    cgroup_mounts m;
+    cric_err cerr = {0};
+    if (cgroup_mounts_detect(&m, &cerr) < 0) {
+        log_warn("stats", "no cgroup statistics: %s", cerr.msg);
+        memset(&m, 0, sizeof(m));
+    }
+    int rc = stats_service_new(&d->stats, m.v1, m.v1_ctrls, m.n_v1, m.v2, err);
+    cgroup_mounts_free(&m);
+    if (rc < 0)
+        return -1;
+    if (event_bus_new(&d->events, err) < 0)
+        return -1;
+    if (d->pods)
+        pod_service_set_event_hook(d->pods, pod_event, d);
+    return 0;
+}
+
+void daemon_stats_stop(cric_daemon *d)
+{
+    event_bus_free(d->events);
+    d->events = NULL;
+    stats_service_free(d->stats);
+    d->stats = NULL;
+}
