@@ -55,6 +55,7 @@ struct stream_server {
     char *address, *tls_cert, *tls_key;
     stream_backend be;
     token_store *tokens;
+    struct ssl_ctx_st *tls; /* NULL: plain HTTP */
     char base_url[128];
     sconn *conns;
     unsigned n_conns, n_sessions;
@@ -74,7 +75,9 @@ struct sconn {
     bool done;          /* the session said goodbye: close once the client had time */
     bool read_paused;   /* back-pressure: a channel buffer is full */
     bool counted;       /* counts against max_sessions */
-    sbuf in;            /* bytes read and not yet parsed */
+    sbuf in;            /* bytes read (decrypted) and not yet parsed */
+    struct ssl_st *ssl; /* TLS, when configured */
+    sbuf raw;           /* TLS: ciphertext read, not yet decrypted */
     size_t out_pending; /* bytes in uv_write not yet written */
     uint64_t last_active;
     stream_request *req;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "stream/conn.h"
+#include "stream/tls.h"
 #include "util/log.h"
 
 #define MAX_HEAD 16384
@@ -66,6 +67,7 @@ static void conn_free(sconn *c)
         spdy_zip_free(&c->zip);
     ws_free(c);
     sbuf_free(&c->in);
+    tls_conn_free(c);
     stream_request_free(c->req);
     free(c);
     stream_server_maybe_done(s);
@@ -148,6 +150,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void maybe_shutdown(sconn *c)
 {
     if (c->finishing && c->out_pending == 0 && !c->closing) {
+        if (c->ssl)
+            tls_close_notify(c); /* queued before the FIN */
         uv_shutdown_t *req = calloc(1, sizeof(*req));
         if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
             free(req);
@@ -177,7 +181,8 @@ static void on_written(uv_write_t *req, int status)
     maybe_shutdown(c);
 }
 
-static int write_owned(sconn *c, uint8_t *data, size_t len)
+/* Bytes to the socket as they are (TLS records, or plain HTTP). */
+int conn_write_raw(sconn *c, uint8_t *data, size_t len)
 {
     if (c->closing) {
         free(data);
@@ -200,6 +205,17 @@ static int write_owned(sconn *c, uint8_t *data, size_t len)
     }
     c->out_pending += len;
     return 0;
+}
+
+static int write_owned(sconn *c, uint8_t *data, size_t len)
+{
+    if (!c->ssl)
+        return conn_write_raw(c, data, len);
+    int rc = c->closing ? -1 : tls_write(c, data, len);
+    free(data);
+    if (rc < 0 && !c->closing)
+        conn_abort(c, "TLS write failed");
+    return rc;
 }
 
 int conn_write(sconn *c, const void *data, size_t len)
@@ -241,13 +257,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     sconn *c = h->data;
-    if (sbuf_reserve(&c->in, 65536) < 0) {
+    sbuf *b = c->ssl ? &c->raw : &c->in;
+    if (sbuf_reserve(b, 65536) < 0) {
         buf->base = NULL;
         buf->len = 0;
         return;
     }
-    buf->base = (char *)c->in.data + c->in.len;
-    buf->len = c->in.cap - c->in.len;
+    buf->base = (char *)b->data + b->len;
+    buf->len = b->cap - b->len;
 }
 
 static bool buffers_full(sconn *c)
@@ -538,8 +555,18 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
-    c->in.len += (size_t)nread;
-    if (c->closing)
+    if (c->ssl) {
+        c->raw.len += (size_t)nread;
+        int rc = tls_feed(c, sbuf_head(&c->raw), sbuf_avail(&c->raw));
+        sbuf_consume(&c->raw, sbuf_avail(&c->raw));
+        if (rc < 0) {
+            conn_abort(c, "TLS failed");
+            return;
+        }
+    } else {
+        c->in.len += (size_t)nread;
+    }
+    if (c->closing || sbuf_avail(&c->in) == 0)
         return;
     conn_touch(c);
     if (c->finishing || (c->proto == P_HTTP && c->req)) {
@@ -631,6 +658,10 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (s->tls && tls_conn_init(c, s->tls) < 0) {
+        conn_abort(c, "TLS setup failed");
+        return;
+    }
     conn_touch(c);
     uv_timer_start(&c->timer, on_tick, 1000, 1000);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -641,11 +672,6 @@ static void on_connection(uv_stream_t *server, int status)
 int stream_server_new(stream_server **out, uv_loop_t *loop, const stream_server_opts *opts,
                       const stream_backend *backend, cric_err *err)
 {
-    if (opts->tls_cert && opts->tls_cert[0])
-        return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
-                            "streaming: TLS (streaming.tls_cert/tls_key) is not supported yet; "
-                            "unset them to serve plain HTTP on %s",
-                            opts->address);
     stream_server *s = calloc(1, sizeof(*s));
     if (!s)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "streaming: out of memory");
@@ -656,6 +682,13 @@ int stream_server_new(stream_server **out, uv_loop_t *loop, const stream_server_
     s->opts.tls_cert = s->opts.tls_key = "";
     s->be = *backend;
     s->tokens = token_store_new(4096);
+    if (opts->tls_cert && opts->tls_cert[0]) {
+        s->tls = tls_ctx_new(opts->tls_cert, opts->tls_key ? opts->tls_key : "", err);
+        if (!s->tls) {
+            stream_server_free(s);
+            return -1;
+        }
+    }
     if (!s->address || !s->tokens) {
         stream_server_free(s);
         return cric_err_set(err, CRIC_ERR_RESOURCE, "streaming: out of memory");
@@ -691,8 +724,9 @@ int stream_server_new(stream_server **out, uv_loop_t *loop, const stream_server_
     uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &blen);
     int port = ntohs(v6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                         : ((struct sockaddr_in *)&bound)->sin_port);
-    snprintf(s->base_url, sizeof(s->base_url), v6 ? "http://[%s]:%d" : "http://%s:%d", s->address,
-             port);
+    const char *scheme = s->tls ? "https" : "http";
+    snprintf(s->base_url, sizeof(s->base_url), v6 ? "%s://[%s]:%d" : "%s://%s:%d", scheme,
+             s->address, port);
     log_info("stream", "streaming server listening on %s", s->base_url);
     *out = s;
     return 0;
@@ -726,6 +760,8 @@ void stream_server_free(stream_server *s)
     if (!s)
         return;
     token_store_free(s->tokens);
+    if (s->tls)
+        SSL_CTX_free(s->tls);
     free(s->address);
     free(s);
 }

@@ -10,6 +10,7 @@ large transfers can flow both ways at once.
     c.wait_fin([err, out]); c.data(out) ...
 """
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -42,11 +43,19 @@ SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDAT
 FLAG_FIN = 1
 
 
+# For https:// URLs: the context to verify the server with (tests set it to one
+# trusting their self-signed certificate).
+TLS_CONTEXT = None
+
+
 def http_request(url, headers, method="POST"):
-    """Opens a TCP connection for url and sends a request head; returns
-    (socket, path)."""
+    """Opens a TCP (or, for https://, TLS) connection for url and sends a
+    request head; returns (socket, path)."""
     u = urllib.parse.urlsplit(url)
     sock = socket.create_connection((u.hostname, u.port), timeout=30)
+    if u.scheme == "https":
+        sock = (TLS_CONTEXT or ssl.create_default_context()).wrap_socket(
+            sock, server_hostname=u.hostname)
     path = u.path + ("?" + u.query if u.query else "")
     lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s:%d" % (u.hostname, u.port)]
     for k, v in headers:

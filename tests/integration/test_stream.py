@@ -326,14 +326,65 @@ def test_portforward_websocket_needs_ports(pfd, pb):
     c.abort()
 
 
-def test_tls_not_supported_yet_is_a_clear_startup_error(make_daemon):
-    d = make_daemon(config={"streaming": {"tls_cert": "/nonexistent.crt",
-                                          "tls_key": "/nonexistent.key"}}, start=False)
-    d.start(wait=False)
-    assert d.proc.wait(20) != 0
-    assert "TLS (streaming.tls_cert/tls_key) is not supported yet" in d.log()
-    d.proc = None
-    d.logf.close()
+@pytest.fixture
+def tls_files(tmp_path):
+    cert, key = str(tmp_path / "stream.crt"), str(tmp_path / "stream.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    import spdy_client
+    import ssl
+    spdy_client.TLS_CONTEXT = ssl.create_default_context(cafile=cert)
+    yield cert, key
+    spdy_client.TLS_CONTEXT = None
+
+
+def test_portforward_over_tls(pfd, pb, tls_files):
+    cert, key = tls_files
+    d = pfd(config={"streaming": {"tls_cert": cert, "tls_key": key}})
+    url = pf_url(d, pb)
+    assert url.startswith("https://127.0.0.1:")
+    c = SpdyClient.connect(url, PF)
+    e1, d1 = pf_pair(c, 18080, 0)
+    c.send(d1, b"UP %d\n" % (8 * MB))
+    block = os.urandom(MB)
+    for _ in range(8):
+        c.send(d1, block)
+    assert c.wait_bytes(d1, 65, 60)
+    assert c.data(d1).decode().strip() == hashlib.sha256(block * 8).hexdigest()
+    c.close()
+    w = WsClient.connect(pf_url(d, pb, [18080]), ["v4.channel.k8s.io"])
+    w.send(0, b"ECHO\nsecure")
+    assert w.wait(lambda: w.data(0)[2:] == b"secure", 10)
+    w.abort()
+    # plain HTTP (or garbage) on the TLS port: refused, the daemon keeps serving
+    host, port = url[len("https://"):].split("/")[0].split(":")
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(b"GET /portforward/x HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(10)
+    try:
+        assert not s.recv(100).startswith(b"HTTP/1.1 101")
+    except OSError:
+        pass
+    s.close()
+    c = SpdyClient.connect(pf_url(d, pb), PF)
+    e1, d1 = pf_pair(c, 18080, 0)
+    c.send(d1, b"ECHO\nok", fin=True)
+    assert c.wait_fin([e1, d1], 10) and c.data(d1) == b"ok"
+    c.close()
+
+
+def test_tls_bad_files_are_a_clear_startup_error(make_daemon, tls_files):
+    cert, key = tls_files
+    for tls_cert, tls_key, want in ((cert, cert, "streaming.tls_key"),
+                                    ("/nonexistent.crt", key, "streaming.tls_cert /nonexistent.crt")):
+        d = make_daemon(config={"streaming": {"tls_cert": tls_cert, "tls_key": tls_key}},
+                        start=False)
+        d.start(wait=False)
+        assert d.proc.wait(20) != 0
+        assert want in d.log(), d.log()[-2000:]
+        d.proc = None
+        d.logf.close()
 
 
 def test_fixed_port_and_port_in_use(make_daemon):

@@ -1,0 +1,126 @@
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "stream/tls.h"
+#include "util/log.h"
+
+/* server.c: writes bytes to the socket as they are. */
+int conn_write_raw(sconn *c, uint8_t *data, size_t len);
+
+SSL_CTX *tls_ctx_new(const char *cert, const char *key, cric_err *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        cric_err_set(err, CRIC_ERR_INTERNAL, "streaming: TLS context: out of memory");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    char why[256] = "";
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+        cric_err_set(err, CRIC_ERR_INVALID, "streaming.tls_cert %s: %s", cert, why);
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+        cric_err_set(err, CRIC_ERR_INVALID, "streaming.tls_key %s: %s", key, why);
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        cric_err_set(err, CRIC_ERR_INVALID,
+                     "streaming.tls_key %s does not match the certificate %s", key, cert);
+    } else {
+        return ctx;
+    }
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int tls_conn_init(sconn *c, SSL_CTX *ctx)
+{
+    c->ssl = SSL_new(ctx);
+    if (!c->ssl)
+        return -1;
+    BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+    if (!rbio || !wbio) {
+        BIO_free(rbio);
+        BIO_free(wbio);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return -1;
+    }
+    SSL_set_bio(c->ssl, rbio, wbio);
+    SSL_set_accept_state(c->ssl);
+    return 0;
+}
+
+/* Sends what OpenSSL produced (records, handshake messages, alerts). */
+static int flush(sconn *c)
+{
+    BIO *wbio = SSL_get_wbio(c->ssl);
+    size_t pending;
+    while ((pending = BIO_ctrl_pending(wbio)) > 0) {
+        uint8_t *buf = malloc(pending);
+        if (!buf)
+            return -1;
+        int n = BIO_read(wbio, buf, (int)pending);
+        if (n <= 0) {
+            free(buf);
+            return -1;
+        }
+        if (conn_write_raw(c, buf, (size_t)n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int tls_feed(sconn *c, const uint8_t *raw, size_t len)
+{
+    if (len > 0 && BIO_write(SSL_get_rbio(c->ssl), raw, (int)len) != (int)len)
+        return -1;
+    for (;;) {
+        if (sbuf_reserve(&c->in, 16384) < 0)
+            return -1;
+        int n = SSL_read(c->ssl, c->in.data + c->in.len, (int)(c->in.cap - c->in.len));
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (flush(c) < 0)
+            return -1;
+        if (e == SSL_ERROR_WANT_READ)
+            return 0;
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return 0; /* close_notify: the TCP EOF follows */
+        char why[256] = "";
+        ERR_error_string_n(ERR_peek_error(), why, sizeof(why));
+        log_info("stream", "TLS from client failed: %s", why[0] ? why : "protocol error");
+        ERR_clear_error();
+        return -1;
+    }
+}
+
+int tls_write(sconn *c, const uint8_t *data, size_t len)
+{
+    if (len > 0 && SSL_write(c->ssl, data, (int)len) != (int)len) {
+        ERR_clear_error();
+        return -1;
+    }
+    return flush(c);
+}
+
+void tls_close_notify(sconn *c)
+{
+    if (c->ssl && SSL_is_init_finished(c->ssl)) {
+        SSL_shutdown(c->ssl);
+        flush(c);
+    }
+}
+
+void tls_conn_free(sconn *c)
+{
+    if (c->ssl)
+        SSL_free(c->ssl);
+    c->ssl = NULL;
+    sbuf_free(&c->raw);
+}

@@ -1,0 +1,21 @@
+/* Internal to src/stream: optional TLS for the streaming server (OpenSSL on
+ * memory BIOs; the socket I/O stays with libuv). */
+#ifndef CRIC_STREAM_TLS_H
+#define CRIC_STREAM_TLS_H
+
+#include <openssl/ssl.h>
+
+#include "stream/conn.h"
+
+/* A server context from PEM files; TLS 1.2 or newer. */
+SSL_CTX *tls_ctx_new(const char *cert, const char *key, cric_err *err);
+int tls_conn_init(sconn *c, SSL_CTX *ctx);
+/* Decrypts raw bytes from the socket into c->in; handshake replies are
+ * written. -1 when the peer's TLS is broken. */
+int tls_feed(sconn *c, const uint8_t *raw, size_t len);
+/* Encrypts and writes plaintext. */
+int tls_write(sconn *c, const uint8_t *data, size_t len);
+void tls_close_notify(sconn *c);
+void tls_conn_free(sconn *c);
+
+#endif
