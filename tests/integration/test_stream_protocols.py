@@ -318,3 +318,75 @@ def test_shutdown_with_live_sessions(srv):
     assert c.wait(lambda: c.closed, 5) and w.wait_closed(5)
     c.close()
     w.abort()
+
+
+def test_fuzzed_frames_after_upgrade(srv):
+    """Random and mutated SPDY frames and WebSocket frames from a client:
+    the server answers with GOAWAY/close or ignores them, never crashes, and
+    keeps serving (the fixture checks the ASan log and a clean exit)."""
+    import random
+    import struct
+    import zlib
+    from spdy_client import DICTIONARY
+    rnd = random.Random(1234)
+    s = srv()
+
+    def syn(sid, headers, z):
+        raw = struct.pack(">I", len(headers))
+        for k, v in headers.items():
+            raw += struct.pack(">I", len(k)) + k + struct.pack(">I", len(v)) + v
+        block = z.compress(raw) + z.flush(zlib.Z_SYNC_FLUSH)
+        return SpdyClient.control(1, 0, struct.pack(">IIBB", sid, 0, 0, 0) + block)
+
+    for i in range(60):
+        c = SpdyClient.connect(s.url("exec ioe cat" if i % 2 else "exec iot cat"), V4)
+        z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 15, 8,
+                             zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
+        frames = [syn(1, {b"streamtype": b"error"}, z), syn(3, {b"streamtype": b"stdin"}, z)]
+        for _ in range(rnd.randint(1, 6)):
+            kind = rnd.randint(0, 6)
+            if kind == 0:
+                frames.append(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 40))))
+            elif kind == 1:  # data for known and unknown streams, odd lengths
+                sid = rnd.choice([1, 3, 5, 2, 0x7fffffff])
+                payload = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 100)))
+                frames.append(struct.pack(">II", sid, (rnd.randint(0, 3) << 24) | len(payload))
+                              + payload)
+            elif kind == 2:  # control frames with lying lengths
+                t = rnd.randint(0, 12)
+                body = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 16)))
+                frames.append(struct.pack(">HHI", 0x8003, t, rnd.randint(0, 40)) + body)
+            elif kind == 3:  # a header block that is not zlib
+                frames.append(SpdyClient.control(1, 0, struct.pack(">IIBB", 7, 0, 0, 0) +
+                                                 b"not zlib at all"))
+            elif kind == 4:  # resize garbage
+                frames.append(syn(9, {b"streamtype": b"resize"}, z))
+                frames.append(struct.pack(">II", 9, 12) + b'{"Width":-1}')
+            elif kind == 5:  # window update and settings extremes
+                frames.append(SpdyClient.control(9, 0, struct.pack(">II", 1, 0x7fffffff)))
+                frames.append(SpdyClient.control(4, 0, struct.pack(">IIII", 1, 7, 0xffffffff, 0)))
+            else:  # a huge declared frame
+                frames.append(struct.pack(">II", 1, 0x00ffffff))
+        try:
+            c._send(b"".join(frames))
+        except OSError:
+            pass
+        c.wait(lambda: c.closed or c.goaway, 0.3)
+        c.close()
+    for i in range(40):
+        w = WsClient.connect(s.url("exec io cat"), ["v5.channel.k8s.io", "base64.channel.k8s.io"]
+                             [i % 2: i % 2 + 1])
+        for _ in range(rnd.randint(1, 5)):
+            op = rnd.choice([1, 2, 8, 9, 10, 0, 3, 15])
+            payload = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 60)))
+            try:
+                w._frame(op, payload)
+            except OSError:
+                break
+        try:
+            w.sock.sendall(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 30))))
+        except OSError:
+            pass
+        w.wait_closed(0.3)
+        w.abort()
+    assert run_spdy(s, "exec o echo still-serving")["stdout"] == b"still-serving\n"
