@@ -69,14 +69,27 @@ static rpc_code impl_status(cri_ctx *c, const void *rq, void *rs, rpc_status *st
 
     if (req->verbose) {
         char *cidr = daemon_pod_cidr(c->d);
-        resp->n_info = 3;
-        resp->info = AR_ARRAY(a, Runtime__V1__StatusResponse__InfoEntry *, 3);
+        resp->n_info = 4;
+        resp->info = AR_ARRAY(a, Runtime__V1__StatusResponse__InfoEntry *, 4);
         resp->info[0] = info_entry(a, "config", config_to_json(cfg));
         resp->info[1] = info_entry(a, "podCIDR", json_string(cidr ? cidr : ""));
         resp->info[2] = info_entry(
             a, "cniconfig",
             json_pack("{s:s, s:s?}", "confDir", cfg->cni_conf_dir, "networkConfig", cni_path));
         free(cidr);
+        /* The handlers with what they support (the same list as runtime_handlers). */
+        json_t *hl = json_array();
+        for (size_t i = 0; i < resp->n_runtime_handlers; i++) {
+            const Runtime__V1__RuntimeHandler *h = resp->runtime_handlers[i];
+            const cric_runtime_handler *ch = i ? &cfg->handlers[i - 1] : NULL;
+            json_array_append_new(
+                hl, json_pack("{s:s, s:s, s:s, s:{s:b, s:b}}", "name", h->name, "path",
+                              ch && ch->path ? ch->path : "", "root",
+                              ch && ch->root ? ch->root : "", "features",
+                              "recursiveReadOnlyMounts", h->features->recursive_read_only_mounts,
+                              "userNamespaces", h->features->user_namespaces));
+        }
+        resp->info[3] = info_entry(a, "runtimeHandlers", hl);
     }
     free(cni_path);
     return RPC_OK;

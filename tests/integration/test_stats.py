@@ -132,3 +132,19 @@ def test_update_pod_sandbox_resources(netd, pb):
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
     finally:
         stop_remove(d, pb, sid)
+
+
+def test_status_verbose_lists_handlers_with_features(daemon, pb):
+    import json
+    resp = daemon.runtime().Status(pb.StatusRequest(verbose=True))
+    handlers = json.loads(resp.info["runtimeHandlers"])
+    assert [h["name"] for h in handlers] == [h.name for h in resp.runtime_handlers]
+    assert handlers[0]["name"] == ""
+    for h in handlers:
+        assert set(h["features"]) == {"recursiveReadOnlyMounts", "userNamespaces"}
+    assert any(h["path"] for h in handlers[1:])
+    conds = {c.type: c for c in resp.status.conditions}
+    assert conds["RuntimeReady"].status
+    # No CNI config in this daemon's conf dir: a reason and a message say so.
+    assert not conds["NetworkReady"].status and conds["NetworkReady"].reason
+    assert conds["NetworkReady"].message
