@@ -18,7 +18,7 @@ static Runtime__V1__RuntimeCondition *condition(cri_arena *a, const char *type, 
 }
 
 static Runtime__V1__StatusResponse__InfoEntry *info_entry(cri_arena *a, const char *key,
-                                                         json_t *value)
+                                                          json_t *value)
 {
     Runtime__V1__StatusResponse__InfoEntry *e = AR_NEW(a, Runtime__V1__StatusResponse__InfoEntry);
     runtime__v1__status_response__info_entry__init(e);
@@ -82,12 +82,12 @@ static rpc_code impl_status(cri_ctx *c, const void *rq, void *rs, rpc_status *st
         for (size_t i = 0; i < resp->n_runtime_handlers; i++) {
             const Runtime__V1__RuntimeHandler *h = resp->runtime_handlers[i];
             const cric_runtime_handler *ch = i ? &cfg->handlers[i - 1] : NULL;
-            json_array_append_new(
-                hl, json_pack("{s:s, s:s, s:s, s:{s:b, s:b}}", "name", h->name, "path",
-                              ch && ch->path ? ch->path : "", "root",
-                              ch && ch->root ? ch->root : "", "features",
-                              "recursiveReadOnlyMounts", h->features->recursive_read_only_mounts,
-                              "userNamespaces", h->features->user_namespaces));
+            json_array_append_new(hl, json_pack("{s:s, s:s, s:s, s:{s:b, s:b}}", "name", h->name,
+                                                "path", ch && ch->path ? ch->path : "", "root",
+                                                ch && ch->root ? ch->root : "", "features",
+                                                "recursiveReadOnlyMounts",
+                                                h->features->recursive_read_only_mounts,
+                                                "userNamespaces", h->features->user_namespaces));
         }
         resp->info[3] = info_entry(a, "runtimeHandlers", hl);
     }
