@@ -90,7 +90,7 @@ YML
     /usr/bin/python3 - "$c_cni" "$d_cni" "$c_host" "$d_host" <<'PY'
 import json, sys
 c, d, ch, dh = (json.loads(x) for x in sys.argv[1:])
-print("ratios cric/containerd: RunPodSandbox p50 %.2f (cni) %.2f (host); Stop+Remove p50 %.2f (cni) %.2f (host)" % (
+print("ratios cric/containerd: RunPodSandbox p50 %.3f (cni) %.3f (host); Stop+Remove p50 %.3f (cni) %.3f (host)" % (
     c["run_p50_ms"] / d["run_p50_ms"], ch["run_p50_ms"] / dh["run_p50_ms"],
     c["stop_remove_p50_ms"] / d["stop_remove_p50_ms"], ch["stop_remove_p50_ms"] / dh["stop_remove_p50_ms"]))
 PY
