@@ -70,6 +70,8 @@ void config_defaults(cric_config *cfg)
     add_handler(cfg, "crun", "/usr/bin/crun");
     add_handler(cfg, "runc", "/usr/bin/runc");
     cfg->pause_image = xstrdup("registry.k8s.io/pause:3.9");
+    cfg->image_stall_timeout_s = 30;
+    cfg->image_parallel_layers = 3;
     cfg->stream_address = xstrdup("127.0.0.1");
     cfg->stream_port = 0;
     cfg->stream_token_ttl_s = 60;
@@ -392,6 +394,30 @@ static int merge_registry(cric_config *cfg, const char *host, json_t *obj, cric_
     return 0;
 }
 
+static int merge_image_pull(cric_config *cfg, json_t *obj, cric_err *err)
+{
+    if (expect_object(obj, "image_pull", err) < 0)
+        return -1;
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        uint64_t u;
+        if (strcmp(k, "stall_timeout_seconds") == 0) {
+            if (get_uint(v, "image_pull.stall_timeout_seconds", 1, 3600, &u, err) < 0)
+                return -1;
+            cfg->image_stall_timeout_s = (unsigned)u;
+        } else if (strcmp(k, "parallel_layers") == 0) {
+            if (get_uint(v, "image_pull.parallel_layers", 1, 16, &u, err) < 0)
+                return -1;
+            cfg->image_parallel_layers = (unsigned)u;
+        } else {
+            return unknown_key("image_pull", k, err);
+        }
+    }
+    return 0;
+}
+
 static int merge_streaming(cric_config *cfg, json_t *obj, cric_err *err)
 {
     if (expect_object(obj, "streaming", err) < 0)
@@ -477,6 +503,8 @@ int config_merge_json(cric_config *cfg, const char *text, size_t len, const char
             }
         } else if (strcmp(k, "streaming") == 0)
             rc = merge_streaming(cfg, v, err);
+        else if (strcmp(k, "image_pull") == 0)
+            rc = merge_image_pull(cfg, v, err);
         else
             rc = unknown_key("", k, err);
         if (rc < 0)
@@ -544,7 +572,7 @@ json_t *config_to_json(const cric_config *cfg)
                             json_pack("{s:o, s:b, s:s}", "mirrors", m, "insecure", r->insecure,
                                       "ca_file", r->ca_file));
     }
-    return json_pack(
+    json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s,"
         " s:{s:I, s:I, s:I, s:I, s:I},"
         " s:{s:s, s:o},"
@@ -563,4 +591,9 @@ json_t *config_to_json(const cric_config *cfg)
         "address", cfg->stream_address, "port", (json_int_t)cfg->stream_port,
         "token_ttl_seconds", (json_int_t)cfg->stream_token_ttl_s, "tls_cert",
         cfg->stream_tls_cert, "tls_key", cfg->stream_tls_key);
+    json_object_set_new(j, "image_pull",
+                        json_pack("{s:I, s:I}", "stall_timeout_seconds",
+                                  (json_int_t)cfg->image_stall_timeout_s, "parallel_layers",
+                                  (json_int_t)cfg->image_parallel_layers));
+    return j;
 }

@@ -54,6 +54,8 @@ typedef struct cric_config {
     size_t n_handlers;
 
     char *pause_image;
+    unsigned image_stall_timeout_s; /* a registry transfer with no progress this long fails */
+    unsigned image_parallel_layers; /* layers downloaded and unpacked at once per pull */
     cric_registry registries[CRIC_MAX_REGISTRIES];
     size_t n_registries;
 

@@ -15,7 +15,7 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 
-#define PULL_PARALLEL 3
+#define PULL_PARALLEL_MAX 16
 
 typedef struct layer_job {
     image_service *s;
@@ -93,8 +93,11 @@ int image_commit_layers(image_service *s, const image_commit *c, cric_err *err)
 
     layer_job job = {.s = s, .c = c, .chains = chains, .diff_ids = diff_ids, .rows = rows, .n = n};
     pthread_mutex_init(&job.mu, NULL);
-    size_t nthreads = n < PULL_PARALLEL ? n : PULL_PARALLEL;
-    pthread_t th[PULL_PARALLEL];
+    size_t par = s->cfg->image_parallel_layers ? s->cfg->image_parallel_layers : 3;
+    if (par > PULL_PARALLEL_MAX)
+        par = PULL_PARALLEL_MAX;
+    size_t nthreads = n < par ? n : par;
+    pthread_t th[PULL_PARALLEL_MAX];
     size_t started = 0;
     for (size_t i = 1; i < nthreads; i++)
         if (pthread_create(&th[started], NULL, layer_worker, &job) == 0)
@@ -202,7 +205,10 @@ int image_pull(image_service *s, const char *refstr, const image_auth *auth,
             ra.password = pass;
         }
     }
-    reg_timeouts to = {.connect_s = 15, .stall_s = 30, .request_s = 120, .attempts = 3};
+    reg_timeouts to = {.connect_s = 15,
+                       .stall_s = s->cfg->image_stall_timeout_s ? s->cfg->image_stall_timeout_s : 30,
+                       .request_s = 120,
+                       .attempts = 3};
     __attribute__((cleanup(reg_client_freep))) reg_client *rc = NULL;
     if (reg_client_new(s->cfg, &ref, &ra, &to, &rc, err) < 0)
         return -1;

@@ -250,7 +250,37 @@ typedef struct xfer {
     char www_auth[1024];
     char errbody[ERRBODY_MAX + 1];
     size_t errlen;
+    /* stall detection */
+    unsigned stall_s;
+    curl_off_t last_now;
+    int64_t last_progress_ms;
+    bool stalled;
 } xfer;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Fails a transfer that received no byte for stall_s seconds. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    xfer *x = ud;
+    int64_t now = mono_ms();
+    if (x->last_progress_ms == 0 || dlnow != x->last_now) {
+        x->last_now = dlnow;
+        x->last_progress_ms = now;
+        return 0;
+    }
+    if (x->stall_s && now - x->last_progress_ms > (int64_t)x->stall_s * 1000) {
+        x->stalled = true;
+        return 1;
+    }
+    return 0;
+}
 
 static void xfer_reset(xfer *x)
 {
@@ -260,6 +290,9 @@ static void xfer_reset(xfer *x)
     x->write_errno = 0;
     x->content_type[0] = x->www_auth[0] = x->errbody[0] = '\0';
     x->errlen = 0;
+    x->last_now = 0;
+    x->last_progress_ms = 0;
+    x->stalled = false;
     if (x->dg) {
         digester_free(x->dg);
         x->dg = digester_new();
@@ -397,8 +430,6 @@ static void setup_common(reg_client *c, CURL *h, bool bounded, char *errbuf)
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)c->to.connect_s);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)c->to.stall_s);
     if (bounded && c->to.request_s)
         curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)c->to.request_s);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "cric/" CRIC_VERSION);
@@ -662,6 +693,10 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
             curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
             curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
             curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+            x->stall_s = c->to.stall_s;
+            curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+            curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+            curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
             _cleanup_slist_ struct curl_slist *hdrs = NULL;
             if (accept) {
                 char a[512];
@@ -705,14 +740,19 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
                                  ep->host, cerr);
                     break;
                 }
-                if (rc == CURLE_OPERATION_TIMEDOUT)
+                if (rc == CURLE_ABORTED_BY_CALLBACK && x->stalled)
+                    cric_err_set(&last, CRIC_ERR_TIMEOUT,
+                                 "%s: registry %s: transfer stalled: no data for %u s", c->name,
+                                 ep->host, c->to.stall_s);
+                else if (rc == CURLE_OPERATION_TIMEDOUT)
                     cric_err_set(&last, CRIC_ERR_TIMEOUT,
                                  "%s: registry %s: transfer stalled or timed out: %s", c->name,
                                  ep->host, cerr);
                 else
                     cric_err_set(&last, CRIC_ERR_UNAVAILABLE, "%s: registry %s: %s", c->name,
                                  ep->host, cerr);
-                if (transient_curl(rc) && ++attempt < c->to.attempts && !x->wrote) {
+                if ((transient_curl(rc) || x->stalled) && ++attempt < c->to.attempts &&
+                    !x->wrote) {
                     backoff(attempt - 1);
                     continue;
                 }
