@@ -105,11 +105,12 @@ static int endpoint_from_url(endpoint *ep, const cric_config *cfg, const char *u
     size_t pl = strlen(path);
     while (pl > 0 && path[pl - 1] == '/')
         pl--;
-    bool has_v2 = pl >= 3 && strncmp(path + pl - 3, "/v2", 3) == 0;
+    /* Like containerd: no path means the API root /v2; a path is the API
+     * root as given ("http://mirror/v2/docker" serves docker/<repo>). */
     char host[sizeof(ep->host)];
     memcpy(host, ep->host, sizeof(host));
-    int n = snprintf(ep->base, sizeof(ep->base), "%s://%s%.*s%s", https ? "https" : "http", host,
-                     (int)pl, path, has_v2 ? "" : "/v2");
+    int n = snprintf(ep->base, sizeof(ep->base), "%s://%s%.*s", https ? "https" : "http", host,
+                     pl ? (int)pl : 3, pl ? path : "/v2");
     if (n < 0 || (size_t)n >= sizeof(ep->base))
         return cric_err_set(err, CRIC_ERR_INVALID, "registry mirror %.200s: URL too long", url);
     ep->plain_http = !https;

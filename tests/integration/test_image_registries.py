@@ -75,12 +75,19 @@ def test_mirrors_in_order_then_upstream(registry, make_daemon, pb):
         "docker.io": {"mirrors": [dead, "http://" + registry.host]},
         "mirrored.example": {"mirrors": [dead, "http://%s/v2" % registry.host]},
         "nomirror.invalid": {"mirrors": [dead]},
+        "prefixed.example": {"mirrors": ["http://%s/v2/mirrors/prefixed/" % registry.host]},
     }})
     # Short names normalise to docker.io/library/..., served by the second mirror.
     assert pull(d, pb, "busybox") == lib.id
     st = d.image().ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image="busybox"))).image
     assert list(st.repo_tags) == ["docker.io/library/busybox:latest"]
     assert pull(d, pb, "mirrored.example/busybox:1") == registry.images["busybox"].id
+    # A mirror URL with a path is the API root as given (containerd's rule).
+    pre = registry.push("mirrors/prefixed/team/app", ["v1"], [bb], config={"Labels": {"m": "2"}})
+    assert pull(d, pb, "prefixed.example/team/app:v1") == pre.id
+    st = d.image().ImageStatus(pb.ImageStatusRequest(
+        image=pb.ImageSpec(image="prefixed.example/team/app:v1"))).image
+    assert list(st.repo_tags) == ["prefixed.example/team/app:v1"]
     # Every mirror fails, then the upstream (unresolvable here) does too.
     with pytest.raises(grpc.RpcError) as e:
         pull(d, pb, "nomirror.invalid/busybox:latest")

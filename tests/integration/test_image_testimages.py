@@ -34,6 +34,11 @@ def test_pull_critest_images_through_mirrors(make_daemon, pb):
             image=pb.ImageSpec(image="registry.k8s.io/e2e-test-images/busybox:1.29-2"))).image
         assert ("registry.k8s.io/e2e-test-images/busybox@" + pushed["e2e-test-images/busybox"]
                 in st.repo_digests)
+        # Every name of an image gives the same status (critest "all kinds of references").
+        by_id = im.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=st.id))).image
+        assert by_id == st
+        for name in list(st.repo_tags) + list(st.repo_digests):
+            assert im.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=name))).image == st
         user = im.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(
             image="gcr.io/k8s-staging-cri-tools/test-image-user-username"))).image
         assert user.username == "www-data" and not user.HasField("uid")
