@@ -17,9 +17,10 @@ class StallingProxy:
     """Forwards to the registry, but serves half of one blob and then goes
     silent (keeping the connection open)."""
 
-    def __init__(self, upstream, stall_digest):
+    def __init__(self, upstream, stall_digest, stall_s=30):
         proxy = self
         self.stalls = 0
+        self.enabled = True
 
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -43,11 +44,11 @@ class StallingProxy:
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if self.path.endswith(stall_digest):
+                if proxy.enabled and self.path.endswith(stall_digest):
                     proxy.stalls += 1
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
-                    time.sleep(30)
+                    time.sleep(stall_s)
                     return
                 self.wfile.write(body)
 
