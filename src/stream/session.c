@@ -535,6 +535,13 @@ static void start_done(uv_work_t *w, int status)
         session_unref(s);
         return;
     }
+    bool stdin_taken = false;
+    for (pump *pp = s->pumps; pp; pp = pp->next)
+        stdin_taken |= in && pp->in == in;
+    if (in && !stdin_taken) {
+        in->reset = true; /* no process stdin behind it: drop what the client sends */
+        chan_consumed(in, sbuf_avail(&in->in));
+    }
     for (pump *pp = s->pumps; pp; pp = pp->next)
         pump_try_write(pp); /* stdin that arrived early, and the initial poll */
     schan *rs = find_type(c, CH_RESIZE);
