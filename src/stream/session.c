@@ -235,6 +235,7 @@ static void on_pid_event(uv_poll_t *h, int status, int events)
     }
     s->exited = true;
     s->pid_watching = false;
+    log_debug("stream", "%s: process %d reaped", s->req->id, (int)s->proc.pid);
     uv_poll_stop(&s->pid_poll);
     uv_close((uv_handle_t *)&s->pid_poll, on_closed_unref);
     close(s->pidfd);
@@ -480,6 +481,8 @@ static void start_done(uv_work_t *w, int status)
 {
     session *s = w->data;
     s->starting = false;
+    log_debug("stream", "%s %s: started (rc %d)", stream_kind_name(s->req->kind), s->req->id,
+              s->work_rc);
     if (s->work_rc < 0) {
         proc_init(&s->proc);
         if (!s->gone)
@@ -556,6 +559,8 @@ static void start(session *s)
     if (s->starting || s->started || s->ended)
         return;
     s->starting = true;
+    log_debug("stream", "%s %s: all streams there, starting", stream_kind_name(s->req->kind),
+              s->req->id);
     s->work.data = s;
     s->pending++;
     if (uv_queue_work(s->srv->loop, &s->work, start_work, start_done) != 0) {
