@@ -103,9 +103,6 @@ static void *ns_thread(void *arg)
     }
     if (req->net && bring_lo_up(err) < 0)
         return NULL;
-    for (size_t i = 0; i < req->n_sysctls; i++)
-        if (write_sysctl(req->sysctls[i].key, req->sysctls[i].value, err) < 0)
-            return NULL;
     bool want[3] = {req->net, req->ipc, req->uts};
     for (int i = 0; i < 3; i++) {
         if (!want[i])
@@ -141,6 +138,56 @@ int nspin_create(const nspin_request *req, cric_err *err)
             snprintf(pin, sizeof(pin), "%s/%s", req->ns_dir, ns_names[i]);
             nspin_release(pin, NULL);
         }
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct sysctl_job {
+    const char *ns[3]; /* net, ipc, uts */
+    const pod_kv *kv;
+    size_t n;
+    cric_err err;
+    int rc;
+} sysctl_job;
+
+static void *sysctl_thread(void *arg)
+{
+    sysctl_job *job = arg;
+    static const int types[3] = {CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS};
+    job->rc = -1;
+    for (int i = 0; i < 3; i++) {
+        if (!job->ns[i] || !job->ns[i][0])
+            continue;
+        int fd = open(job->ns[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, types[i]) < 0) {
+            cric_err_errno(&job->err, errno, "sysctls: join %s", job->ns[i]);
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        close(fd);
+    }
+    for (size_t i = 0; i < job->n; i++)
+        if (write_sysctl(job->kv[i].key, job->kv[i].value, &job->err) < 0)
+            return NULL;
+    job->rc = 0;
+    return NULL;
+}
+
+int nspin_sysctls(const char *netns, const char *ipcns, const char *utsns, const pod_kv *kv,
+                  size_t n, cric_err *err)
+{
+    if (n == 0)
+        return 0;
+    sysctl_job job = {.ns = {netns, ipcns, utsns}, .kv = kv, .n = n};
+    pthread_t t;
+    int e = pthread_create(&t, NULL, sysctl_thread, &job);
+    if (e != 0)
+        return cric_err_errno(err, e, "sysctls: start thread");
+    pthread_join(t, NULL);
+    if (job.rc < 0) {
+        *err = job.err;
         return -1;
     }
     return 0;

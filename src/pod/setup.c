@@ -293,13 +293,8 @@ int pods_run_steps(pod_service *s, sandbox *sb, const pod_config *c, cric_err *e
     if (fs_mkdir_p(ns_dir, 0711, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     bool own_net = p->net_mode == POD_NS_POD, own_ipc = p->ipc_mode == POD_NS_POD;
-    nspin_request req = {.ns_dir = ns_dir,
-                         .net = own_net,
-                         .ipc = own_ipc,
-                         .uts = own_net,
-                         .hostname = p->hostname,
-                         .sysctls = c->sysctls,
-                         .n_sysctls = c->n_sysctls};
+    nspin_request req = {
+        .ns_dir = ns_dir, .net = own_net, .ipc = own_ipc, .uts = own_net, .hostname = p->hostname};
     if (nspin_create(&req, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s: namespaces: ", p->id);
     if (own_ipc && nspin_mount_shm(p->shm_path, SHM_DEFAULT_SIZE, err) < 0)
@@ -312,6 +307,9 @@ int pods_run_steps(pod_service *s, sandbox *sb, const pod_config *c, cric_err *e
     double t2 = pods_mono_ms();
     if (own_net && net_up(s, sb, c, err) < 0)
         return -1;
+    if (nspin_sysctls(p->netns_path, p->ipcns_path, p->utsns_path, c->sysctls, c->n_sysctls, err) <
+        0)
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     double t3 = pods_mono_ms();
     if (files_up(p, c, err) < 0)
         return -1;

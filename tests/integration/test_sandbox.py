@@ -148,7 +148,8 @@ def test_network_pod_inside_view_and_cleanup(netd, pb):
                                              searches=["cric-test.svc.cluster.local"],
                                              options=["ndots:5"]),
                      sysctls={"net.ipv4.ip_unprivileged_port_start": "0",
-                              "kernel.shmmax": "123456"},
+                              "kernel.shmmax": "123456",
+                              "net.ipv4.conf.eth0.arp_ignore": "1"},
                      log_directory="/var/log/pods/cric-test_web-0")
     sid = run(d, pb, cfg)
     assert len(sid) == 64
@@ -167,6 +168,7 @@ def test_network_pod_inside_view_and_cleanup(netd, pb):
     assert "default via %s dev eth0" % GATEWAY in in_ns(sbdir, "ip", "route")
     assert in_ns(sbdir, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").strip() == "0"
     assert in_ns(sbdir, "cat", "/proc/sys/kernel/shmmax").strip() == "123456"
+    assert in_ns(sbdir, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_ignore").strip() == "1"
     # the host keeps its own values
     assert open("/proc/sys/kernel/shmmax").read().strip() != "123456"
     resolv = open(os.path.join(sbdir, "resolv.conf")).read()
