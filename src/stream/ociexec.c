@@ -111,6 +111,19 @@ static long ms_now(void)
     return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* In the child: the daemon ignores SIGPIPE, and an ignored signal stays
+ * ignored across exec, into the runtime and the user's process (`yes | head`
+ * would never end). Only async-signal-safe calls. */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &sa, NULL);
+}
+
 static bool wants_own_pty(const oci_exec_opts *o)
 {
     const char *base = strrchr(o->runtime, '/');
@@ -161,6 +174,7 @@ static int start_on_own_pty(const oci_exec_opts *o, oci_handle *h, stream_proc *
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
+        reset_signals();
         execv(o->runtime, argv);
         _exit(127);
     }
@@ -239,6 +253,7 @@ int oci_exec_start(const oci_exec_opts *o, stream_proc *out, cric_err *err)
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
+        reset_signals();
         execv(o->runtime, argv);
         _exit(127);
     }

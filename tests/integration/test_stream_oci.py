@@ -129,3 +129,15 @@ def test_oci_exec_client_gone_kills(container):
     ps = subprocess.run([container["runtime"], "--root", container["root"], "ps",
                          container["id"]], capture_output=True, text=True).stdout
     assert "999" not in ps, ps
+
+
+def test_oci_exec_default_signal_dispositions(container):
+    # the server ignores SIGPIPE; the exec'd process must not inherit that
+    # (an ignored signal stays ignored across exec)
+    s = container["srv"]
+    c = SpdyClient.connect(s.url("exec o grep SigIgn /proc/self/status"), V4)
+    ids = exec_streams(c, stderr=False)
+    assert c.wait_fin(list(ids.values()), 20)
+    assert c.data(ids["stdout"]).split() == [b"SigIgn:", b"0000000000000000"]
+    assert c.data(ids["error"]) == SUCCESS
+    c.close()
