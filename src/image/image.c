@@ -52,6 +52,7 @@ static void startup_cleanup(image_service *s)
             log_info("image", "removed stray layer dir %s/%s", s->layers_dir, de->d_name);
     }
     layers_collect(s);
+    content_collect(s);
 }
 
 int image_service_new(image_service **out, const cric_config *cfg, cric_db *db, cric_err *err)
@@ -351,6 +352,7 @@ int image_remove(image_service *s, const char *ref, cric_err *err)
         return cric_err_prefix(err, "remove image %s: ", id);
     log_info("image", "removed image %s (%s)", id, ref);
     layers_collect(s);
+    content_collect(s);
     return 0;
 }
 

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image/service.h"
@@ -113,6 +115,36 @@ int content_put(image_service *s, const char *digest, const void *data, size_t l
     }
     fs_fsync_dir(s->content_dir);
     return 0;
+}
+
+void content_collect(image_service *s)
+{
+    char **keep = NULL;
+    size_t n = 0;
+    cric_err err = {0};
+    if (image_store_digests(s->db, &keep, &n, &err) < 0) {
+        log_warn("image", "content collection: %s", err.msg);
+        return;
+    }
+    DIR *d = opendir(s->content_dir);
+    struct dirent *de;
+    time_t now = time(NULL);
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+            continue;
+        bool used = false;
+        for (size_t i = 0; i < n && !used; i++)
+            used = strncmp(keep[i], "sha256:", 7) == 0 && strcmp(keep[i] + 7, de->d_name) == 0;
+        struct stat st;
+        if (used || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            now - st.st_mtime < 60)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            log_debug("image", "removed unused blob sha256:%s", de->d_name);
+    }
+    if (d)
+        closedir(d);
+    image_store_strv_free(keep, n);
 }
 
 /* ------------------------------------------------------------ one layer */

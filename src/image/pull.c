@@ -293,7 +293,7 @@ int image_pull(image_service *s, const char *refstr, const image_auth *auth,
         .config_len = (size_t)m.config.size,
         .manifest = &m,
         .tags = tags,
-        .n_tags = tag_ref[0] ? 1 : 0,
+        .n_tags = tag_ref[0] && !ref.digest[0] ? 1 : 0, /* a digest wins over a tag */
         .digests = digests,
         .n_digests = 1,
         .annotations_json = ann,

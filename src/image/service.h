@@ -86,6 +86,10 @@ int image_commit_layers(image_service *s, const image_commit *c, cric_err *err);
  * image records and no other pull relies on. Caller still holds its pins. */
 void layers_discard_unrecorded(image_service *s, char **chains, size_t n);
 
+/* Deletes manifests and configs under content/sha256 no image refers to
+ * (sparing files younger than a minute: a pull may be about to record them). */
+void content_collect(image_service *s);
+
 /* Deletes layers no image or holder uses (and no pull has pinned). */
 void layers_collect(image_service *s);
 

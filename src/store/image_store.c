@@ -319,6 +319,18 @@ bool image_store_layer_known(cric_db *db, const char *chain_id)
     return found;
 }
 
+int image_store_digests(cric_db *db, char ***digests, size_t *n, cric_err *err)
+{
+    READ_LOCK(db);
+    int rc = query_strv(db,
+                        "SELECT id FROM images UNION SELECT manifest_digest FROM images "
+                        "UNION SELECT substr(ref, instr(ref, '@') + 1) FROM image_refs "
+                        "WHERE kind = 1",
+                        NULL, digests, n, err);
+    READ_UNLOCK(db);
+    return rc;
+}
+
 int image_store_layers(cric_db *db, char ***chain_ids, size_t *n, cric_err *err)
 {
     READ_LOCK(db);

@@ -57,6 +57,9 @@ int image_store_delete(cric_db *db, const char *id, cric_err *err);
 int image_store_unused_layers(cric_db *db, char ***chain_ids, size_t *n, cric_err *err);
 int image_store_layer_delete(cric_db *db, const char *chain_id, cric_err *err);
 bool image_store_layer_known(cric_db *db, const char *chain_id);
+/* Every digest an image still refers to: ids (configs), manifest digests
+ * and the digests of repo digests. */
+int image_store_digests(cric_db *db, char ***digests, size_t *n, cric_err *err);
 /* Every recorded layer (start-up cleanup). */
 int image_store_layers(cric_db *db, char ***chain_ids, size_t *n, cric_err *err);
 int image_store_usage(cric_db *db, uint64_t *bytes, uint64_t *inodes, cric_err *err);

@@ -118,9 +118,25 @@ def test_remove_by_tag_digest_id_and_layer_sharing(registry, daemon, pb):
     assert list_ids(daemon, pb) == []
     assert layer_dirs(daemon) == []
     pull(daemon, pb, registry.ref("busybox:latest"))
+    # Manifests and configs go with the last image using them (blobs younger
+    # than a minute are spared for in-flight pulls: age them).
+    content = os.path.join(daemon.root, "content", "sha256")
+    assert len(os.listdir(content)) >= 2
+    for f in os.listdir(content):
+        os.utime(os.path.join(content, f), (0, 0))
     daemon.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=bb.id)))
     assert list_ids(daemon, pb) == [] and layer_dirs(daemon) == []
+    assert os.listdir(content) == []
     daemon.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image="sha256:" + "1" * 64)))
+
+
+def test_tag_and_digest_reference_records_the_digest(registry, daemon, pb):
+    img = registry.images["busybox"]
+    ref = registry.ref("busybox:1@" + img.digest)
+    assert pull(daemon, pb, ref) == img.id
+    st = status(daemon, pb, ref).image
+    assert list(st.repo_tags) == []
+    assert list(st.repo_digests) == [registry.ref("busybox@" + img.digest)]
 
 
 def test_tag_moves_to_newest_pull(registry, daemon, pb):
