@@ -171,6 +171,13 @@ static bool pair_gc(session *s, pfpair *pr)
     return true;
 }
 
+/* Nothing will read this channel's data any more: drop it as it comes. */
+static void drop_input(schan *ch)
+{
+    ch->reset = true;
+    chan_consumed(ch, sbuf_avail(&ch->in));
+}
+
 static void fail_pair(session *s, pfpair *pr, const char *why)
 {
     pr->failed = true;
@@ -183,6 +190,8 @@ static void fail_pair(session *s, pfpair *pr, const char *why)
     }
     if (pr->data && s->c && s->c->proto == P_SPDY)
         chan_send(pr->data, NULL, 0, true);
+    else if (pr->data)
+        drop_input(pr->data);
 }
 
 static void dial_done(uv_work_t *w, int status)
@@ -327,10 +336,14 @@ static bool pair_check_pump(session *s, pfpair *pr)
     pump *p = pr->pump;
     if (!p || !p->rd_eof)
         return false;
-    if (!p->wr_done && pr->data && !pr->data->remote_fin && !pr->data->reset)
+    /* WebSocket channels have no half-close: the pod's EOF ends the pair. */
+    bool ws = s->c && s->c->proto == P_WS;
+    if (!ws && !p->wr_done && pr->data && !pr->data->remote_fin && !pr->data->reset)
         return false;
     pr->pump = NULL;
     pump_close(p);
+    if (ws && pr->data)
+        drop_input(pr->data);
     return pair_gc(s, pr);
 }
 
