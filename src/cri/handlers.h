@@ -34,5 +34,14 @@ CRI_DECLARE(list_pod_sandbox_metrics);
 CRI_DECLARE(stream_pod_sandbox_metrics);
 CRI_DECLARE(get_container_events);
 CRI_DECLARE(update_pod_sandbox_resources);
+CRI_DECLARE(create_container);
+CRI_DECLARE(start_container);
+CRI_DECLARE(stop_container);
+CRI_DECLARE(remove_container);
+CRI_DECLARE(container_status);
+CRI_DECLARE(list_containers);
+CRI_DECLARE(stream_containers);
+CRI_DECLARE(reopen_container_log);
+CRI_DECLARE(exec_sync);
 
 #endif

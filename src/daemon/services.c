@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "daemon/daemon.h"
+#include "ctr/ctr.h"
 #include "image/image.h"
 #include "pod/pod.h"
 #include "util/log.h"
@@ -23,6 +24,10 @@ int daemon_services_start(cric_daemon *d, cric_err *err)
         daemon_services_stop(d);
         return -1;
     }
+    if (ctr_service_new(&d->ctrs, &d->cfg, &d->db, d->images, d->pods, err) < 0) {
+        daemon_services_stop(d);
+        return -1;
+    }
     if (daemon_stats_start(d, err) < 0) {
         daemon_services_stop(d);
         return -1;
@@ -33,6 +38,8 @@ int daemon_services_start(cric_daemon *d, cric_err *err)
 void daemon_services_stop(cric_daemon *d)
 {
     /* Domain services stop here, in reverse order. */
+    ctr_service_free(d->ctrs);
+    d->ctrs = NULL;
     pod_service_free(d->pods);
     d->pods = NULL;
     image_service_free(d->images);

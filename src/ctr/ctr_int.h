@@ -1,0 +1,121 @@
+/* Internals of the container service shared by its source files: the record
+ * and table (service.c), persistence (persist.c), the exit watcher
+ * (watch.c), the rootfs (rootfs.c), OCI runtime commands (runtime_cmd.c),
+ * create (create.c), start/stop/remove (lifecycle.c), ExecSync
+ * (exec_sync.c) and start-up recovery (recover.c). See ctr.h for locking. */
+#ifndef CRIC_CTR_CTR_INT_H
+#define CRIC_CTR_CTR_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctr/ctr.h"
+#include "ctr/shim_client.h"
+#include "ctr/spec.h"
+#include "pod/cgroup.h"
+
+typedef struct ctr_rec {
+    /* immutable once published */
+    char id[65], pod_id[65];
+    char *name;
+    uint32_t attempt;
+    Runtime__V1__ContainerConfig *config; /* unpacked copy */
+    uint8_t *config_bin;                  /* packed, for the database */
+    size_t config_len;
+    char *image, *image_id, *image_ref;
+    char *handler, *runtime, *runtime_root;
+    char *log_path;
+    char *bundle; /* <state>/containers/<id>: also the shim's state dir */
+    char *rootfs; /* <bundle>/rootfs */
+    char *wdir;   /* <root>/containers/<id> */
+    int stop_signal;
+    uint32_t uid, gid;
+    int64_t created_at;
+
+    /* table lock */
+    int state; /* CTR_* or CTR_CREATING while hidden */
+    int64_t started_at, finished_at;
+    int exit_code;
+    char reason[32];
+    char message[256];
+    int pid;
+    bool removed;
+    bool watched;
+    unsigned refs;
+
+    pthread_mutex_t op_mu; /* Start/Stop/Remove of this container */
+    pthread_mutex_t spec_mu;
+    json_t *spec; /* config.json, loaded on first ExecSync (spec_mu) */
+} ctr_rec;
+
+#define CTR_CREATING 100 /* persisted before anything is made on disk */
+
+struct ctr_service {
+    const cric_config *cfg;
+    cric_db *db;
+    struct image_service *images;
+    struct pod_service *pods;
+    char *state_dir; /* <state>/containers */
+    char *root_dir;  /* <root>/containers */
+    char *exec_dir;  /* <state>/exec-sync */
+    char shim_path[4096];
+    ctr_host_facts host;
+    cgroup_mounts cg;
+    char *memory_mount; /* v1 memory hierarchy or the v2 mount; NULL = none */
+
+    pthread_mutex_t mu; /* the table and records' mutable fields */
+    ctr_rec **items;
+    size_t n, cap;
+
+    pthread_mutex_t persist_mu; /* orders the database writes */
+
+    /* watch.c */
+    int epfd, wake_fd;
+    struct watch_item *watch_items;
+    pthread_t watch_thread;
+    bool watch_running;
+};
+
+int64_t ctr_now_ns(void);
+
+/* service.c */
+ctr_rec *ctr_rec_new(void);
+void ctr_rec_unref(ctr_service *s, ctr_rec *r);               /* takes s->mu */
+void ctr_rec_unref_locked(ctr_rec *r);                        /* s->mu held */
+int ctr_table_add(ctr_service *s, ctr_rec *r, cric_err *err); /* s->mu held */
+void ctr_table_del(ctr_service *s, ctr_rec *r);               /* s->mu held */
+/* Finds a published container by id or unique prefix and takes a ref. */
+int ctr_get(ctr_service *s, const char *id, ctr_rec **out, cric_err *err);
+/* Marks the container exited with what the shim recorded (or lost). s->mu not held. */
+void ctr_set_exited(ctr_service *s, ctr_rec *r, const struct shim_exit *ex, const char *message);
+const char *ctr_runtime_for_handler(ctr_service *s, const char *handler, const char **root);
+
+/* persist.c */
+int ctr_persist(ctr_service *s, ctr_rec *r, cric_err *err);
+int ctr_unpersist(ctr_service *s, ctr_rec *r, cric_err *err);
+int ctr_load_all(ctr_service *s, cric_err *err);
+
+/* watch.c */
+int ctr_watch_start(ctr_service *s, cric_err *err);
+void ctr_watch_stop(ctr_service *s);
+/* Watches a live shim for the container's exit (takes a ref). */
+void ctr_watch_add(ctr_service *s, ctr_rec *r);
+
+/* rootfs.c */
+int ctr_rootfs_mount(const ctr_rec *r, char *const *layer_dirs, size_t n_layers, cric_err *err);
+int ctr_rootfs_unmount(const ctr_rec *r, cric_err *err);
+
+/* runtime_cmd.c: runs `<runtime> [--root R] args...`, stderr in the error. */
+int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cric_err *err);
+
+/* lifecycle.c */
+int ctr_kill_wait(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err);
+/* Deletes everything of a container (runtime state, mounts, dirs, hold, row). */
+int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err);
+
+/* recover.c */
+int ctr_recover_one(ctr_service *s, ctr_rec *r);
+
+#endif

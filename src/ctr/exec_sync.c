@@ -1,0 +1,329 @@
+/* ExecSync: `<runtime> exec --process P --pid-file F <id>` with the
+ * container's own process (env, user, cwd, capabilities, no_new_privs, ...)
+ * and new args; the runtime enters the container's namespaces, cgroup and
+ * seccomp filter. One fork+exec, no shell: stdout and stderr on pipes, the
+ * runtime's exit on a pidfd, one poll loop until the deadline. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctr/ctr_int.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define EXEC_ARGS_MAX 4096
+#define DRAIN_AFTER_EXIT_MS 200
+
+typedef struct obuf {
+    char *data;
+    size_t len, cap;
+    bool eof;
+} obuf;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads what is there; beyond the cap the bytes are read and dropped. */
+static void obuf_read(obuf *b, int fd)
+{
+    for (;;) {
+        char tmp[65536];
+        ssize_t n = read(fd, tmp, sizeof(tmp));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (n < 0 && errno != EAGAIN)) {
+            b->eof = true;
+            return;
+        }
+        if (n < 0)
+            return;
+        size_t keep = (size_t)n;
+        if (b->len + keep > CTR_EXEC_OUTPUT_MAX)
+            keep = CTR_EXEC_OUTPUT_MAX - b->len;
+        if (keep) {
+            if (b->len + keep + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 4096;
+                while (cap < b->len + keep + 1)
+                    cap *= 2;
+                char *d = realloc(b->data, cap);
+                if (!d) {
+                    b->eof = true;
+                    return;
+                }
+                b->data = d;
+                b->cap = cap;
+            }
+            memcpy(b->data + b->len, tmp, keep);
+            b->len += keep;
+        }
+        if ((size_t)n < sizeof(tmp))
+            return;
+    }
+}
+
+/* The container's process with argv, as JSON text (the spec is read once). */
+static char *process_json(ctr_rec *r, char *const *argv, size_t argc, cric_err *err)
+{
+    pthread_mutex_lock(&r->spec_mu);
+    if (!r->spec) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/config.json", r->bundle);
+        json_error_t jerr;
+        r->spec = json_load_file(path, 0, &jerr);
+        if (!r->spec) {
+            pthread_mutex_unlock(&r->spec_mu);
+            cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: read %s: %s", r->id, path,
+                         jerr.text);
+            return NULL;
+        }
+    }
+    json_t *proc = NULL;
+    int rc = ctr_spec_exec_process(r->spec, argv, argc, false, &proc, err);
+    pthread_mutex_unlock(&r->spec_mu);
+    if (rc < 0)
+        return NULL;
+    char *text = json_dumps(proc, JSON_COMPACT);
+    json_decref(proc);
+    if (!text)
+        cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+    return text;
+}
+
+static int write_private(const char *path, const char *text, cric_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cric_err_errno(err, errno, "exec: create %s", path);
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return cric_err_errno(err, errno, "exec: write %s", path);
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+static void kill_exec(const char *pid_path, pid_t runtime_pid)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cric_err e = {0};
+    if (fs_read_file(pid_path, 64, &text, &len, &e) == 0) {
+        long pid = strtol(text, NULL, 10);
+        if (pid > 1)
+            kill((pid_t)pid, SIGKILL);
+    }
+    free(text);
+    kill(runtime_pid, SIGKILL);
+}
+
+static void join_args(char *buf, size_t size, char *const *argv, size_t argc)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < argc && off + 1 < size; i++) {
+        int n = snprintf(buf + off, size - off, "%s%s", i ? " " : "", argv[i]);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+    if (off >= size && size > 4)
+        strcpy(buf + size - 4, "...");
+}
+
+int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc, int64_t timeout_s,
+                  ctr_exec_result *out, cric_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (argc == 0 || argc > EXEC_ARGS_MAX)
+        return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: cmd needs 1 to %d arguments",
+                            EXEC_ARGS_MAX);
+    if (timeout_s < 0)
+        return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: negative timeout");
+    ctr_rec *r = NULL;
+    if (ctr_get(s, id, &r, err) < 0)
+        return -1;
+    pthread_mutex_lock(&s->mu);
+    int st = r->state;
+    pthread_mutex_unlock(&s->mu);
+    int rc = -1;
+    char proc_path[4200] = "", pid_path[4200] = "";
+    char *text = NULL;
+    int po[2] = {-1, -1}, pe[2] = {-1, -1};
+    int pidfd = -1;
+    _cleanup_close_ int devnull = -1;
+    pid_t pid = -1;
+    const char *args[16];
+    size_t n = 0;
+    obuf ob = {0}, eb = {0};
+    if (st != CTR_RUNNING) {
+        cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+        goto done;
+    }
+    text = process_json(r, argv, argc, err);
+    if (!text)
+        goto done;
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+        cric_err_errno(err, errno, "exec: getrandom");
+        goto done;
+    }
+    char tag[17];
+    for (int i = 0; i < 8; i++)
+        snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(proc_path, sizeof(proc_path), "%s/%.12s-%s.json", s->exec_dir, r->id, tag);
+    snprintf(pid_path, sizeof(pid_path), "%s/%.12s-%s.pid", s->exec_dir, r->id, tag);
+    if (write_private(proc_path, text, err) < 0) {
+        proc_path[0] = '\0';
+        goto done;
+    }
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+        cric_err_errno(err, errno, "container %s: exec: pipe", r->id);
+        goto done;
+    }
+    args[n++] = r->runtime;
+    if (r->runtime_root && r->runtime_root[0]) {
+        args[n++] = "--root";
+        args[n++] = r->runtime_root;
+    }
+    args[n++] = "exec";
+    args[n++] = "--process";
+    args[n++] = proc_path;
+    args[n++] = "--pid-file";
+    args[n++] = pid_path;
+    args[n++] = r->id;
+    args[n] = NULL;
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid = fork();
+    if (pid < 0) {
+        cric_err_errno(err, errno, "container %s: exec: fork", r->id);
+        goto done;
+    }
+    if (pid == 0) {
+        if ((devnull >= 0 && dup2(devnull, 0) < 0) || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+            _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execvp(args[0], (char *const *)args);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    fcntl(po[0], F_SETFL, O_NONBLOCK);
+    fcntl(pe[0], F_SETFL, O_NONBLOCK);
+    pidfd = pidfd_open(pid, 0);
+
+    int64_t deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
+    int64_t drain_until = 0;
+    bool exited = false, timed_out = false;
+    int status = 0;
+    while (!(ob.eof && eb.eof)) {
+        int wait = -1;
+        int64_t now = mono_ms();
+        if (exited) {
+            if (now >= drain_until)
+                break; /* something inside keeps the pipes open: stop reading */
+            wait = (int)(drain_until - now);
+        } else if (deadline) {
+            if (now >= deadline) {
+                timed_out = true;
+                break;
+            }
+            wait = (int)(deadline - now);
+        } else if (pidfd < 0) {
+            wait = 100;
+        }
+        struct pollfd p[3] = {{.fd = ob.eof ? -1 : po[0], .events = POLLIN},
+                              {.fd = eb.eof ? -1 : pe[0], .events = POLLIN},
+                              {.fd = exited ? -1 : pidfd, .events = POLLIN}};
+        int pr = poll(p, 3, wait);
+        if (pr < 0 && errno != EINTR) {
+            cric_err_errno(err, errno, "container %s: exec: poll", r->id);
+            break;
+        }
+        if (p[0].revents)
+            obuf_read(&ob, po[0]);
+        if (p[1].revents)
+            obuf_read(&eb, pe[0]);
+        if (!exited && (p[2].revents || pidfd < 0)) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            if (w == pid) {
+                exited = true;
+                pid = -1;
+                drain_until = mono_ms() + DRAIN_AFTER_EXIT_MS;
+            }
+        }
+    }
+    if (timed_out) {
+        kill_exec(pid_path, pid);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        pid = -1;
+        char cmd[256];
+        join_args(cmd, sizeof(cmd), argv, argc);
+        cric_err_set(err, CRIC_ERR_TIMEOUT, "command '%s' timed out after %llds", cmd,
+                     (long long)timeout_s);
+        goto done;
+    }
+    if (!exited) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        pid = -1;
+    }
+    out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    out->out = ob.data ? ob.data : strdup("");
+    out->out_len = ob.len;
+    out->err = eb.data ? eb.data : strdup("");
+    out->err_len = eb.len;
+    ob.data = eb.data = NULL;
+    rc = 0;
+done:
+    if (pid > 0) {
+        kill_exec(pid_path, pid);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    for (int i = 0; i < 2; i++) {
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
+    if (proc_path[0])
+        unlink(proc_path);
+    if (pid_path[0])
+        unlink(pid_path);
+    free(ob.data);
+    free(eb.data);
+    free(text);
+    ctr_rec_unref(s, r);
+    return rc;
+}
+
+void ctr_exec_result_free(ctr_exec_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}

@@ -1,0 +1,247 @@
+/* StartContainer, StopContainer, RemoveContainer, ReopenContainerLog and the
+ * teardown they share. Each runs under the container's operation lock. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctr/ctr_int.h"
+#include "image/image.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define KILL_WAIT_MS 30000
+
+static int get_state(ctr_service *s, ctr_rec *r)
+{
+    pthread_mutex_lock(&s->mu);
+    int st = r->state;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+static const char *state_name(int st)
+{
+    switch (st) {
+    case CTR_CREATED:
+        return "created";
+    case CTR_RUNNING:
+        return "running";
+    case CTR_EXITED:
+        return "exited";
+    default:
+        return "unknown";
+    }
+}
+
+int ctr_start(ctr_service *s, const char *id, cric_err *err)
+{
+    ctr_rec *r = NULL;
+    if (ctr_get(s, id, &r, err) < 0)
+        return -1;
+    pthread_mutex_lock(&r->op_mu);
+    int rc = 0;
+    int st = get_state(s, r);
+    if (r->removed) {
+        rc = cric_err_set(err, CRIC_ERR_NOT_FOUND, "container %s not found", r->id);
+    } else if (st != CTR_CREATED) {
+        rc = cric_err_set(err, CRIC_ERR_PRECONDITION,
+                          "container %s is %s: only a created container can be started", r->id,
+                          state_name(st));
+    } else if (shim_mark_starting(r->bundle, err) < 0) {
+        rc = -1;
+    } else {
+        const char *args[] = {"start", r->id};
+        rc = ctr_runtime_run(r, args, 2, err);
+        if (rc < 0) {
+            /* the runtime refused: the container will not run; make it exited */
+            cric_err e = {0};
+            const char *kargs[] = {"kill", r->id, "9"};
+            ctr_runtime_run(r, kargs, 3, &e);
+            struct shim_exit ex;
+            if (shim_wait_exit(r->bundle, 5000, &ex, &e) == 0) {
+                ex.exit_code = ex.exit_code ? ex.exit_code : 128;
+                ctr_set_exited(s, r, &ex, err->msg);
+            } else {
+                ctr_set_exited(s, r, NULL, err->msg);
+            }
+        } else {
+            struct shim_state ss;
+            cric_err e = {0};
+            int64_t started = shim_query_state(r->bundle, &ss, &e) == 0 && ss.started_at
+                                  ? ss.started_at
+                                  : ctr_now_ns();
+            pthread_mutex_lock(&s->mu);
+            if (r->state == CTR_CREATED)
+                r->state = CTR_RUNNING;
+            if (!r->started_at)
+                r->started_at = started;
+            pthread_mutex_unlock(&s->mu);
+            if (ctr_persist(s, r, &e) < 0)
+                log_warn("ctr", "%s", e.msg);
+            log_info("ctr", "container %s started", r->id);
+        }
+    }
+    pthread_mutex_unlock(&r->op_mu);
+    ctr_rec_unref(s, r);
+    return rc;
+}
+
+static int runtime_kill(ctr_rec *r, int sig, cric_err *err)
+{
+    char num[16];
+    snprintf(num, sizeof(num), "%d", sig);
+    const char *args[] = {"kill", r->id, num};
+    return ctr_runtime_run(r, args, 3, err);
+}
+
+/* Signals the container (stop signal, SIGKILL after timeout_s) and waits for
+ * its exit, which is then recorded. Op lock held. */
+int ctr_kill_wait(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err)
+{
+    struct shim_exit ex;
+    cric_err e = {0};
+    int st = get_state(s, r);
+    bool graceful = timeout_s > 0 && st == CTR_RUNNING;
+    int sig = graceful ? (r->stop_signal > 0 ? r->stop_signal : SIGTERM) : SIGKILL;
+    if (shim_check(r->bundle, NULL) == SHIM_ALIVE) {
+        if (runtime_kill(r, sig, &e) < 0)
+            log_debug("ctr", "%s", e.msg); /* it may have exited meanwhile */
+        int wait_ms =
+            graceful ? (int)(timeout_s > 86400 ? 86400000 : timeout_s * 1000) : KILL_WAIT_MS;
+        int rc = shim_wait_exit(r->bundle, wait_ms, &ex, &e);
+        if (rc < 0 && e.kind == CRIC_ERR_TIMEOUT && graceful) {
+            log_info("ctr", "container %s: still running %llds after signal %d: SIGKILL", r->id,
+                     (long long)timeout_s, sig);
+            if (runtime_kill(r, SIGKILL, &e) < 0)
+                log_debug("ctr", "%s", e.msg);
+            rc = shim_wait_exit(r->bundle, KILL_WAIT_MS, &ex, &e);
+        }
+        if (rc < 0 && e.kind == CRIC_ERR_TIMEOUT) {
+            return cric_err_set(err, CRIC_ERR_TIMEOUT,
+                                "container %s: did not exit within %ds of SIGKILL", r->id,
+                                KILL_WAIT_MS / 1000);
+        }
+        if (rc == 0) {
+            ctr_set_exited(s, r, &ex, NULL);
+            return 0;
+        }
+    }
+    if (shim_read_exit(r->bundle, &ex, &e) == 0)
+        ctr_set_exited(s, r, &ex, NULL);
+    else
+        ctr_set_exited(s, r, NULL, "the container's monitor (cric-shim) is gone");
+    return 0;
+}
+
+int ctr_stop(ctr_service *s, const char *id, int64_t timeout_s, cric_err *err)
+{
+    ctr_rec *r = NULL;
+    cric_err e = {0};
+    if (ctr_get(s, id, &r, &e) < 0) {
+        if (e.kind == CRIC_ERR_NOT_FOUND)
+            return 0;
+        if (err)
+            *err = e;
+        return -1;
+    }
+    pthread_mutex_lock(&r->op_mu);
+    int rc = 0;
+    int st = get_state(s, r);
+    if (!r->removed && (st == CTR_CREATED || st == CTR_RUNNING))
+        rc = ctr_kill_wait(s, r, timeout_s, err);
+    pthread_mutex_unlock(&r->op_mu);
+    ctr_rec_unref(s, r);
+    return rc;
+}
+
+int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
+{
+    cric_err e = {0};
+    int rc = 0;
+    /* the runtime's state (also for a container whose create half failed) */
+    if (r->runtime && r->bundle) {
+        const char *args[] = {"delete", "--force", r->id};
+        if (ctr_runtime_run(r, args, 3, &e) < 0 && !strstr(e.msg, "not exist") &&
+            !strstr(e.msg, "not found") && !strstr(e.msg, "No such"))
+            log_debug("ctr", "%s", e.msg);
+        struct shim_exit ex;
+        if (shim_check(r->bundle, NULL) == SHIM_ALIVE)
+            shim_wait_exit(r->bundle, 5000, &ex, &e);
+    }
+    if (r->rootfs && ctr_rootfs_unmount(r, &e) < 0) {
+        rc = -1;
+        if (err)
+            *err = e;
+    }
+    if (rc == 0 && r->bundle && fs_rm_rf(r->bundle, &e) < 0) {
+        rc = -1;
+        if (err)
+            *err = e;
+    }
+    if (rc == 0 && r->wdir && fs_rm_rf(r->wdir, &e) < 0) {
+        rc = -1;
+        if (err)
+            *err = e;
+    }
+    if (rc < 0)
+        return cric_err_prefix(err, "container %s: remove", r->id);
+    if (image_release(s->images, r->id, &e) < 0)
+        log_warn("ctr", "container %s: release image: %s", r->id, e.msg);
+    if (ctr_unpersist(s, r, &e) < 0) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (!r->removed)
+        ctr_table_del(s, r);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int ctr_remove(ctr_service *s, const char *id, cric_err *err)
+{
+    ctr_rec *r = NULL;
+    cric_err e = {0};
+    if (ctr_get(s, id, &r, &e) < 0) {
+        if (e.kind == CRIC_ERR_NOT_FOUND)
+            return 0;
+        if (err)
+            *err = e;
+        return -1;
+    }
+    pthread_mutex_lock(&r->op_mu);
+    int rc = 0;
+    if (!r->removed) {
+        int st = get_state(s, r);
+        if (st == CTR_CREATED || st == CTR_RUNNING)
+            rc = ctr_kill_wait(s, r, 0, err);
+        if (rc == 0)
+            rc = ctr_destroy(s, r, err);
+        if (rc == 0)
+            log_info("ctr", "container %s removed", r->id);
+    }
+    pthread_mutex_unlock(&r->op_mu);
+    ctr_rec_unref(s, r);
+    return rc;
+}
+
+int ctr_reopen_log(ctr_service *s, const char *id, cric_err *err)
+{
+    ctr_rec *r = NULL;
+    if (ctr_get(s, id, &r, err) < 0)
+        return -1;
+    int rc = 0;
+    int st = get_state(s, r);
+    if (st != CTR_RUNNING)
+        rc = cric_err_set(err, CRIC_ERR_PRECONDITION,
+                          "container %s is %s: its log can only be reopened while it runs", r->id,
+                          state_name(st));
+    else if (shim_reopen_log(r->bundle, err) < 0)
+        rc = cric_err_prefix(err, "container %s: reopen log", r->id);
+    ctr_rec_unref(s, r);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* Start-up recovery of one container loaded from the database: half-made
+ * containers are removed; created/running ones are matched with their shim
+ * (still alive: watch it; exited meanwhile: record the real exit; shim gone
+ * without a record: exited with an error). */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctr/ctr_int.h"
+#include "util/log.h"
+
+int ctr_recover_one(ctr_service *s, ctr_rec *r)
+{
+    cric_err err = {0};
+    if (r->state == CTR_CREATING) {
+        log_info("ctr", "container %s (%s): half-made by an earlier run; removing it", r->id,
+                 r->name);
+        if (ctr_destroy(s, r, &err) < 0)
+            log_warn("ctr", "container %s: %s", r->id, err.msg);
+        ctr_rec_unref_locked(r);
+        return 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    int rc = ctr_table_add(s, r, &err);
+    pthread_mutex_unlock(&s->mu);
+    ctr_rec_unref_locked(r); /* the table holds it now (or nobody) */
+    if (rc < 0) {
+        log_error("ctr", "container %s: %s", r->id, err.msg);
+        return -1;
+    }
+    if (r->state == CTR_EXITED)
+        return 0;
+    struct shim_exit ex;
+    switch (shim_check(r->bundle, NULL)) {
+    case SHIM_ALIVE: {
+        struct shim_state ss;
+        if (shim_query_state(r->bundle, &ss, &err) == 0) {
+            pthread_mutex_lock(&s->mu);
+            r->pid = ss.init_pid;
+            if (strcmp(ss.status, "running") == 0)
+                r->state = CTR_RUNNING;
+            if (ss.started_at)
+                r->started_at = ss.started_at;
+            pthread_mutex_unlock(&s->mu);
+        }
+        log_info("ctr", "container %s (%s): reconnected to its shim (%s)", r->id, r->name,
+                 r->state == CTR_RUNNING ? "running" : "created");
+        ctr_persist(s, r, &err);
+        ctr_watch_add(s, r);
+        break;
+    }
+    case SHIM_EXITED:
+        if (shim_read_exit(r->bundle, &ex, &err) == 0) {
+            ctr_set_exited(s, r, &ex, NULL);
+            break;
+        }
+        /* fall through */
+    case SHIM_LOST:
+        if (shim_read_exit(r->bundle, &ex, &err) == 0)
+            ctr_set_exited(s, r, &ex, NULL);
+        else
+            ctr_set_exited(s, r, NULL, "the container's monitor (cric-shim) was lost");
+        break;
+    }
+    return 0;
+}

@@ -1,0 +1,372 @@
+"""Containers end to end: real registry images (busybox), real pod sandboxes
+(host network unless networking is the point), real crun and runc through
+cric-shim. Checks what the processes inside see, the CRI log files, status,
+list filters, ExecSync, stop grace periods, OOM kills and cleanup."""
+import json
+import os
+import time
+import uuid
+
+import grpc
+import pytest
+
+from registry import Layer, busybox_layer_cached
+
+RUNTIMES = ["crun", "runc"]
+
+PASSWD = (b"root:x:0:0:root:/root:/bin/sh\n"
+          b"app:x:1000:1000:app:/home/app:/bin/sh\n"
+          b"nobody:x:65534:65534::/:/bin/false\n")
+GROUP = b"root:x:0:\napp:x:1000:\nextra:x:2000:app\nnogroup:x:65534:\n"
+
+
+@pytest.fixture(scope="module")
+def images(registry):
+    """busybox plus images with their own Entrypoint/Cmd/Env/WorkingDir/User/StopSignal."""
+    bb = busybox_layer_cached()
+    users = Layer().dir("etc").file("etc/passwd", PASSWD).file("etc/group", GROUP) \
+        .dir("home").dir("home/app", 0o755, 1000, 1000).dir("work").finish("gzip")
+    registry.push("ctr-entry", ["latest"], [bb, users],
+                  config={"Entrypoint": ["echo", "entry"], "Cmd": ["cmd1", "cmd2"],
+                          "Env": ["PATH=/bin:/usr/bin", "IMG=img", "OVER=image"],
+                          "WorkingDir": "/work"})
+    registry.push("ctr-user", ["latest"], [bb, users], user="app")
+    registry.push("ctr-uid", ["latest"], [bb, users], user="1000:2000")
+    registry.push("ctr-stopsig", ["latest"], [bb, users], config={"StopSignal": "SIGUSR1"})
+    return {n: registry.ref(n + ":latest") for n in
+            ("busybox", "ctr-entry", "ctr-user", "ctr-uid", "ctr-stopsig")}
+
+
+class Env:
+    """One daemon with the test images pulled; helpers for pods and containers."""
+
+    def __init__(self, d, pb, images, handler):
+        self.d, self.pb, self.images, self.handler = d, pb, images, handler
+        self.rt = d.runtime()
+        self.logdir = os.path.join(d.base, "logs")
+        for ref in images.values():
+            d.image().PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=ref)), timeout=120)
+
+    def pod(self, name=None, privileged=False, pid=None):
+        pb = self.pb
+        name = name or "p-" + uuid.uuid4().hex[:8]
+        ns = pb.NamespaceOption(network=pb.NODE, ipc=pb.POD,
+                                pid=pb.CONTAINER if pid is None else pid)
+        cfg = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, namespace="cric-test",
+                                           uid=uuid.uuid4().hex),
+            hostname=name, log_directory=os.path.join(self.logdir, name),
+            linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
+                namespace_options=ns, privileged=privileged)))
+        return self.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg,
+                                                             runtime_handler=self.handler),
+                                     timeout=60).pod_sandbox_id
+
+    def config(self, name, cmd=None, args=None, image="busybox", **kw):
+        pb = self.pb
+        linux = kw.pop("linux", None) or pb.LinuxContainerConfig()
+        return pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name, attempt=0),
+                                  image=pb.ImageSpec(image=self.images.get(image, image)),
+                                  command=cmd or [], args=args or [],
+                                  log_path="%s/0.log" % name, linux=linux, **kw)
+
+    def create(self, sid, cfg):
+        return self.rt.CreateContainer(self.pb.CreateContainerRequest(pod_sandbox_id=sid,
+                                                                      config=cfg),
+                                       timeout=60).container_id
+
+    def run(self, sid, cfg):
+        cid = self.create(sid, cfg)
+        self.rt.StartContainer(self.pb.StartContainerRequest(container_id=cid), timeout=60)
+        return cid
+
+    def status(self, cid, verbose=False):
+        return self.rt.ContainerStatus(self.pb.ContainerStatusRequest(container_id=cid,
+                                                                      verbose=verbose))
+
+    def wait_exit(self, cid, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status(cid).status
+            if st.state == self.pb.CONTAINER_EXITED:
+                return st
+            time.sleep(0.05)
+        raise AssertionError("container %s did not exit" % cid)
+
+    def exec(self, cid, cmd, timeout=0):
+        return self.rt.ExecSync(self.pb.ExecSyncRequest(container_id=cid, cmd=cmd,
+                                                        timeout=timeout), timeout=60)
+
+    def output(self, sid, cfg):
+        """Runs a container to its end; its stdout lines (from the CRI log)."""
+        cid = self.run(sid, cfg)
+        st = self.wait_exit(cid)
+        return st, [l.split(" ", 3)[3] for l in open(st.log_path).read().splitlines()
+                    if l.split(" ", 3)[1] == "stdout"]
+
+    def remove(self, cid):
+        self.rt.RemoveContainer(self.pb.RemoveContainerRequest(container_id=cid), timeout=60)
+
+
+def our_mounts(d):
+    return sorted(l.split()[4] for l in open("/proc/self/mountinfo")
+                  if "/containers/" in l.split()[4] and d.state in l.split()[4])
+
+
+@pytest.fixture(params=RUNTIMES)
+def env(request, make_daemon, pb, images):
+    return Env(make_daemon(), pb, images, request.param)
+
+
+@pytest.fixture
+def crun_env(make_daemon, pb, images):
+    return Env(make_daemon(), pb, images, "crun")
+
+
+def test_lifecycle_logs_exec_and_cleanup(env, pb):
+    e = env
+    sid = e.pod()
+    before = our_mounts(e.d)
+    cfg = e.config("main", ["sh", "-c"],
+                   ["echo out; echo err >&2; printf partial; trap 'exit 0' TERM; "
+                    "while true; do sleep 0.1; done"],
+                   envs=[pb.KeyValue(key="FOO", value=b"bar")], working_dir="/tmp",
+                   labels={"app": "x"}, annotations={"note": "n"})
+    cid = e.create(sid, cfg)
+    st = e.status(cid).status
+    assert st.state == pb.CONTAINER_CREATED and st.created_at > 0 and st.started_at == 0
+    assert st.image.image == e.images["busybox"] and st.image_id.startswith("sha256:")
+    assert st.labels["app"] == "x" and st.annotations["note"] == "n"
+    assert st.log_path == os.path.join(e.logdir, st.log_path.split("/")[-3], "main/0.log")
+    e.rt.StartContainer(pb.StartContainerRequest(container_id=cid))
+    st = e.status(cid).status
+    assert st.state == pb.CONTAINER_RUNNING and st.started_at >= st.created_at
+    with pytest.raises(grpc.RpcError) as err:
+        e.rt.StartContainer(pb.StartContainerRequest(container_id=cid))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    # verbose info: pid and the OCI spec
+    info = json.loads(e.status(cid, verbose=True).info["info"])
+    assert info["pid"] > 0 and info["runtimeSpec"]["process"]["cwd"] == "/tmp"
+
+    # ExecSync: env and cwd of the container, exit codes, missing command, timeout
+    r = e.exec(cid, ["sh", "-c", "echo $FOO; pwd; echo e >&2; exit 3"])
+    assert (r.stdout, r.stderr, r.exit_code) == (b"bar\n/tmp\n", b"e\n", 3)
+    r = e.exec(cid, ["/no/such/binary"])
+    assert r.exit_code != 0
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as err:
+        e.exec(cid, ["sleep", "30"], timeout=1)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "timed out" in err.value.details()
+    assert time.monotonic() - t0 < 10
+    big = e.exec(cid, ["sh", "-c", "head -c 3000000 /dev/zero"])
+    assert len(big.stdout) == 3000000
+
+    # log file: kubelet format, stderr stream (the unfinished line waits)
+    time.sleep(0.3)
+    lines = open(st.log_path).read().splitlines()
+    parsed = [l.split(" ", 3) for l in lines]
+    assert [(p[1], p[2], p[3]) for p in parsed] == [("stdout", "F", "out"), ("stderr", "F", "err")]
+    assert all("T" in p[0] and p[0].endswith("Z") for p in parsed)
+
+    # reopen after rename
+    os.rename(st.log_path, st.log_path + ".1")
+    e.rt.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=cid))
+    assert os.path.exists(st.log_path)
+    e.exec(cid, ["sh", "-c", "echo ' again' > /proc/1/fd/1"])
+    time.sleep(0.3)
+    assert open(st.log_path).read().split(" ", 3)[1:] == ["stdout", "F", "partial again\n"]
+    # a line longer than 16 KiB is split into P records
+    e.exec(cid, ["sh", "-c", "head -c 40000 /dev/zero | tr '\\0' x > /proc/1/fd/1; "
+                             "echo > /proc/1/fd/1"])
+    time.sleep(0.3)
+    tags = [l.split(" ", 3)[2] for l in open(st.log_path).read().splitlines()]
+    assert tags == ["F", "P", "P", "F"]
+
+    # list filters
+    def ids(**kw):
+        return [c.id for c in e.rt.ListContainers(pb.ListContainersRequest(
+            filter=pb.ContainerFilter(**kw))).containers]
+    assert ids() == [cid]
+    assert ids(id=cid[:6]) == [cid]
+    assert ids(pod_sandbox_id=sid[:8]) == [cid]
+    assert ids(label_selector={"app": "x"}) == [cid]
+    assert ids(label_selector={"app": "y"}) == []
+    assert ids(state=pb.ContainerStateValue(state=pb.CONTAINER_RUNNING)) == [cid]
+    assert ids(state=pb.ContainerStateValue(state=pb.CONTAINER_EXITED)) == []
+    streamed = [c.id for m in e.rt.StreamContainers(pb.StreamContainersRequest())
+                for c in m.containers]
+    assert streamed == [cid]
+
+    # stop: the trap exits 0 on SIGTERM
+    e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10))
+    st = e.status(cid).status
+    assert st.state == pb.CONTAINER_EXITED and st.exit_code == 0 and st.reason == "Completed"
+    assert st.finished_at >= st.started_at
+    e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10))  # idempotent
+    with pytest.raises(grpc.RpcError) as err:
+        e.rt.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=cid))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as err:
+        e.exec(cid, ["true"])
+    assert err.value.code() != grpc.StatusCode.OK
+
+    e.remove(cid)
+    e.remove(cid)  # idempotent
+    with pytest.raises(grpc.RpcError) as err:
+        e.status(cid)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert our_mounts(e.d) == before
+    assert os.listdir(os.path.join(e.d.state, "containers")) == []
+    assert os.listdir(os.path.join(e.d.root, "containers")) == []
+
+
+def test_command_env_workdir_merging(crun_env, pb):
+    e = crun_env
+    sid = e.pod()
+    # image Entrypoint + Cmd, image env and workdir
+    st, out = e.output(sid, e.config("a", image="ctr-entry"))
+    assert out == ["entry cmd1 cmd2"] and st.exit_code == 0 and st.reason == "Completed"
+    # args replace Cmd only
+    _, out = e.output(sid, e.config("b", args=["x"], image="ctr-entry"))
+    assert out == ["entry x"]
+    # command replaces Entrypoint and drops Cmd
+    _, out = e.output(sid, e.config("c", ["sh", "-c", "echo $IMG $OVER $NEW; pwd"],
+                                    image="ctr-entry",
+                                    envs=[pb.KeyValue(key="OVER", value=b"cfg"),
+                                          pb.KeyValue(key="NEW", value=b"n")]))
+    assert out == ["img cfg n", "/work"]
+    st, _ = e.output(sid, e.config("d", ["sh", "-c", "exit 7"]))
+    assert st.exit_code == 7 and st.reason == "Error"
+
+
+def test_users_and_groups(crun_env, pb):
+    e = crun_env
+    sid = e.pod()
+    _, out = e.output(sid, e.config("byname", ["id"], image="ctr-user"))
+    assert out == ["uid=1000(app) gid=1000(app) groups=1000(app),2000(extra)"]
+    _, out = e.output(sid, e.config("byuidgid", ["id"], image="ctr-uid"))
+    assert out[0].startswith("uid=1000(app) gid=2000(extra)")
+    sc = pb.LinuxContainerSecurityContext(run_as_user=pb.Int64Value(value=33),
+                                          run_as_group=pb.Int64Value(value=44),
+                                          supplemental_groups=[55])
+    st, out = e.output(sid, e.config("cfg", ["id"], image="ctr-user",
+                                     linux=pb.LinuxContainerConfig(security_context=sc)))
+    assert out == ["uid=33 gid=44 groups=44,55"]
+    assert st.user.linux.uid == 33 and st.user.linux.gid == 44
+
+
+@pytest.mark.parametrize("handler", RUNTIMES)
+def test_security_context(make_daemon, pb, images, handler):
+    e = Env(make_daemon(), pb, images, handler)
+    sid = e.pod(privileged=True)
+    mount = ["sh", "-c", "mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo mounted"]
+
+    def sc(**kw):
+        return pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(**kw))
+
+    st, out = e.output(sid, e.config("nocap", mount))
+    assert st.exit_code != 0 and out == []
+    unconf = pb.SecurityProfile(profile_type=pb.SecurityProfile.Unconfined)
+    st, out = e.output(sid, e.config("cap", mount, linux=sc(
+        capabilities=pb.Capability(add_capabilities=["CAP_SYS_ADMIN"]), seccomp=unconf)))
+    assert out == ["mounted"], st.message
+    st, out = e.output(sid, e.config("priv", mount + [], linux=sc(privileged=True)))
+    assert out == ["mounted"]
+    # read-only rootfs
+    st, out = e.output(sid, e.config("ro", ["sh", "-c", "touch /x || echo ro; touch /tmp/y "
+                                                       "2>/dev/null || echo tmp-ro"],
+                                     linux=sc(readonly_rootfs=True)))
+    assert out[0] == "ro"
+    # seccomp: RuntimeDefault blocks new user namespaces (unshare) without CAP_SYS_ADMIN, and
+    # with them sethostname; Unconfined allows both
+    probe = ["sh", "-c", "unshare -U true && echo unshared; "
+                         "unshare -Uur hostname foo && echo renamed; echo done"]
+    rd = pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault)
+    st, out = e.output(sid, e.config("seccomp", probe, linux=sc(seccomp=rd)))
+    assert out == ["done"]
+    st, out = e.output(sid, e.config("unconfined", probe, linux=sc(seccomp=unconf)))
+    assert out == ["unshared", "renamed", "done"]
+
+
+def test_oom_killed_and_stop_grace(crun_env, pb):
+    e = crun_env
+    sid = e.pod()
+    res = pb.LinuxContainerResources(memory_limit_in_bytes=32 << 20)
+    st, _ = e.output(sid, e.config("oom", ["sh", "-c", "tail /dev/zero"],
+                                   linux=pb.LinuxContainerConfig(resources=res)))
+    assert st.reason == "OOMKilled" and st.exit_code == 137
+    # a process that ignores SIGTERM is killed at the timeout
+    cid = e.run(sid, e.config("stubborn", ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; "
+                                                       "done"]))
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=2))
+    took = time.monotonic() - t0
+    st = e.status(cid).status
+    assert 1.8 < took < 8 and st.exit_code == 137 and st.state == pb.CONTAINER_EXITED
+    # timeout 0 kills at once
+    cid = e.run(sid, e.config("now", ["sh", "-c", "trap '' TERM; sleep 100"]))
+    t0 = time.monotonic()
+    e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=0))
+    assert time.monotonic() - t0 < 2 and e.status(cid).status.exit_code == 137
+    # the image's StopSignal is used
+    cid = e.run(sid, e.config("usr1", ["sh", "-c", "trap 'exit 42' USR1; while true; do "
+                                                   "sleep 0.1; done"], image="ctr-stopsig"))
+    time.sleep(0.3)
+    e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10))
+    assert e.status(cid).status.exit_code == 42
+
+
+def test_duplicate_name_and_stopped_sandbox(crun_env, pb):
+    e = crun_env
+    sid = e.pod()
+    cid = e.create(sid, e.config("dup", ["true"]))
+    with pytest.raises(grpc.RpcError) as err:
+        e.create(sid, e.config("dup", ["true"]))
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS and cid in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        e.create(sid, e.config("bad", ["true"], image="nothere:1"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    e.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid))
+    assert e.status(cid).status.state == pb.CONTAINER_EXITED
+    with pytest.raises(grpc.RpcError) as err:
+        e.create(sid, e.config("late", ["true"]))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    e.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    with pytest.raises(grpc.RpcError) as err:
+        e.status(cid)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert our_mounts(e.d) == []
+
+
+def test_daemon_kill9_restart(make_daemon, pb, images):
+    d = make_daemon()
+    e = Env(d, pb, images, "crun")
+    sid = e.pod()
+    running = e.run(sid, e.config("run", ["sh", "-c", "while true; do sleep 0.1; done"]))
+    exits = e.run(sid, e.config("exits", ["sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.05; "
+                                                      "done; exit 5"]))
+    created = e.create(sid, e.config("created", ["true"]))
+    done = e.run(sid, e.config("done", ["sh", "-c", "exit 3"]))
+    e.wait_exit(done)
+    d.kill9()
+    # while the daemon is down, one container exits
+    rootfs = os.path.join(d.state, "containers", exits, "rootfs")
+    open(os.path.join(rootfs, "tmp", "go"), "w").close()
+    time.sleep(0.5)
+    d.start()
+    e.rt = d.runtime()
+    assert e.status(running).status.state == pb.CONTAINER_RUNNING
+    assert e.exec(running, ["echo", "hi"]).stdout == b"hi\n"
+    st = e.status(exits).status
+    assert st.state == pb.CONTAINER_EXITED and st.exit_code == 5
+    assert e.status(created).status.state == pb.CONTAINER_CREATED
+    assert e.status(done).status.exit_code == 3
+    e.rt.StartContainer(pb.StartContainerRequest(container_id=created))
+    assert e.wait_exit(created).exit_code == 0
+    e.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid))
+    e.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    assert len(e.rt.ListContainers(pb.ListContainersRequest()).containers) == 0
+    assert our_mounts(d) == []
