@@ -42,21 +42,6 @@ char *ar_strdup(cri_arena *a, const char *s)
     return d;
 }
 
-char *ar_printf(cri_arena *a, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    char *d = ar_alloc(a, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(d, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return d;
-}
-
 void arena_release(cri_arena *a)
 {
     struct arena_chunk *c = a->head;

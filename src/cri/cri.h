@@ -16,7 +16,6 @@
 typedef struct cri_arena cri_arena;
 void *ar_alloc(cri_arena *a, size_t n); /* zeroed; aborts on out-of-memory */
 char *ar_strdup(cri_arena *a, const char *s);
-char *ar_printf(cri_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define AR_NEW(a, T) ((T *)ar_alloc((a), sizeof(T)))
 #define AR_ARRAY(a, T, n) ((T *)ar_alloc((a), sizeof(T) * ((n) ? (n) : 1)))
 
