@@ -2,14 +2,14 @@
  * the rest of the daemon. Port-forward resolves the sandbox's network
  * namespace through the pod service. Exec runs through the OCI runtime
  * (src/stream/ociexec.c) and attach through the shim's fd attach
- * (src/stream/shimattach.c); both need
- * the container service to resolve a container (resolve_container below):
- * until it is wired in they answer UNIMPLEMENTED at RPC time. */
+ * (src/stream/shimattach.c), for a container the container service resolves
+ * (ctr_target_lookup). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "ctr/ctr.h"
 #include "daemon/daemon.h"
 #include "pod/pod.h"
 #include "stream/ociexec.h"
@@ -18,29 +18,13 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-/* What exec and attach need to know about a container. */
-typedef struct ctr_target {
-    char runtime[4096];      /* OCI runtime binary of the container's handler */
-    char runtime_root[4096]; /* its --root ("" = default) */
-    char config_path[4096];  /* the bundle's config.json */
-    char shim_state[4096];   /* the container's cric-shim state directory */
-    bool running;
-} ctr_target;
-
-/* The one piece that needs the container service: resolve an id (or unique
- * prefix) to the above. Until the service exists, exec and attach answer
- * UNIMPLEMENTED here, before a URL is handed out. */
+/* The container service resolves an id (or unique prefix) to the runtime,
+ * its root, the bundle and the shim state directory (ctr_target_lookup). */
 static int resolve_container(cric_daemon *d, const char *id, ctr_target *t, cric_err *err)
 {
-    memset(t, 0, sizeof(*t));
     if (!d->ctrs)
-        return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
-                            "container %s: exec and attach need the container service, which "
-                            "cric does not have yet",
-                            id);
-    return cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
-                        "container %s: exec and attach are not wired to the container service yet",
-                        id);
+        return cric_err_set(err, CRIC_ERR_UNAVAILABLE, "container %s: no container service", id);
+    return ctr_target_lookup(d->ctrs, id, t, err);
 }
 
 static int container_check(void *ctx, const char *container_id, cric_err *err)
@@ -62,8 +46,12 @@ static int start(void *ctx, const stream_request *req, stream_proc *out, cric_er
         return -1;
     if (!t.running)
         return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", req->id);
-    if (req->kind == STREAM_ATTACH)
-        return shim_attach_start(t.shim_state, req, out, err);
+    if (req->kind == STREAM_ATTACH) {
+        /* The container's stdin exists only when it was created with one. */
+        stream_request r = *req;
+        r.stdin_ = req->stdin_ && t.stdin_open;
+        return shim_attach_start(t.shim_state, &r, out, err);
+    }
     char work[4200];
     snprintf(work, sizeof(work), "%s/exec", d->cfg.state);
     if (fs_mkdir_p(work, 0700, err) < 0)
@@ -71,7 +59,7 @@ static int start(void *ctx, const stream_request *req, stream_proc *out, cric_er
     oci_exec_opts o = {
         .runtime = t.runtime,
         .runtime_root = t.runtime_root,
-        .container_id = req->id,
+        .container_id = t.id,
         .config_path = t.config_path,
         .argv = req->cmd,
         .argc = req->n_cmd,
