@@ -3,6 +3,8 @@
 cric-shim. Checks what the processes inside see, the CRI log files, status,
 list filters, ExecSync, stop grace periods, OOM kills and cleanup."""
 import json
+import sqlite3
+import subprocess
 import os
 import time
 import uuid
@@ -106,6 +108,25 @@ class Env:
 
     def remove(self, cid):
         self.rt.RemoveContainer(self.pb.RemoveContainerRequest(container_id=cid), timeout=60)
+
+
+def half_made_container(d, pb, sid):
+    """What a daemon killed in the middle of CreateContainer leaves: the row in state
+    "creating", the writable layer dir and the bundle with the rootfs mounted."""
+    cid = uuid.uuid4().hex * 2
+    bundle = os.path.join(d.state, "containers", cid)
+    wdir = os.path.join(d.root, "containers", cid)
+    os.makedirs(os.path.join(bundle, "rootfs"))
+    os.makedirs(os.path.join(wdir, "upper"))
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", os.path.join(bundle, "rootfs")], check=True)
+    cfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="half")).SerializeToString()
+    data = {"image": "x", "image_id": "", "image_ref": "", "handler": "crun",
+            "runtime": "/usr/bin/crun", "runtime_root": os.path.join(d.state, "runtime", "crun"),
+            "log_path": "", "bundle": bundle, "wdir": wdir}
+    with sqlite3.connect(os.path.join(d.root, "cric.db")) as db:
+        db.execute("INSERT INTO containers VALUES (?, ?, ?, 0, 100, 1, ?, ?)",
+                   (cid, sid, "half", cfg, json.dumps(data)))
+    return cid
 
 
 def our_mounts(d):
@@ -352,6 +373,7 @@ def test_daemon_kill9_restart(make_daemon, pb, images):
     done = e.run(sid, e.config("done", ["sh", "-c", "exit 3"]))
     e.wait_exit(done)
     d.kill9()
+    half = half_made_container(d, pb, sid)
     # while the daemon is down, one container exits
     rootfs = os.path.join(d.state, "containers", exits, "rootfs")
     open(os.path.join(rootfs, "tmp", "go"), "w").close()
@@ -364,6 +386,12 @@ def test_daemon_kill9_restart(make_daemon, pb, images):
     assert st.state == pb.CONTAINER_EXITED and st.exit_code == 5
     assert e.status(created).status.state == pb.CONTAINER_CREATED
     assert e.status(done).status.exit_code == 3
+    # the container a crash left half made is gone: mount, directories, row
+    assert not any(half in m for m in our_mounts(d))
+    assert not os.path.exists(os.path.join(d.state, "containers", half))
+    assert not os.path.exists(os.path.join(d.root, "containers", half))
+    with sqlite3.connect(os.path.join(d.root, "cric.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM containers WHERE id = ?", (half,)).fetchone() == (0,)
     e.rt.StartContainer(pb.StartContainerRequest(container_id=created))
     assert e.wait_exit(created).exit_code == 0
     e.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid))

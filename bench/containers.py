@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Container latencies against any CRI endpoint (host-network pods):
+
+  start     RunPodSandbox + CreateContainer + StartContainer, p50/p99 (each pod is
+            stopped and removed before the next one)
+  exec      ExecSync(["true"]) in one running container, p50/p99
+  list      ListContainers p50 with --list-count created containers in one pod
+
+  bench/containers.py ENDPOINT --image REF [--count N] [--exec-count N]
+                      [--list-count N] [--label NAME]
+
+Prints one JSON object."""
+import argparse
+import atexit
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def stubs():
+    out = tempfile.mkdtemp(prefix="cric-bench-stubs-")
+    atexit.register(shutil.rmtree, out, True)
+    from grpc_tools import protoc
+    import grpc_tools
+    include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    if protoc.main(["protoc", "-I%s/api" % REPO, "-I" + include, "--python_out=" + out,
+                    "--grpc_python_out=" + out, "%s/api/cri.proto" % REPO]) != 0:
+        sys.exit("protoc failed")
+    sys.path.insert(0, out)
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("endpoint")
+    ap.add_argument("--image", required=True)
+    ap.add_argument("--count", type=int, default=30)
+    ap.add_argument("--exec-count", type=int, default=200)
+    ap.add_argument("--list-count", type=int, default=500)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--label", default="")
+    a = ap.parse_args()
+    stubs()
+    import grpc
+    import cri_pb2 as pb
+    import cri_pb2_grpc as pbg
+    ch = grpc.insecure_channel(a.endpoint, options=[("grpc.max_receive_message_length",
+                                                     64 << 20)])
+    rt = pbg.RuntimeServiceStub(ch)
+    im = pbg.ImageServiceStub(ch)
+    im.PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=a.image)), timeout=300)
+    logdir = tempfile.mkdtemp(prefix="cric-bench-logs-")
+    atexit.register(shutil.rmtree, logdir, True)
+
+    def pod():
+        name = "bench-%s" % uuid.uuid4().hex[:8]
+        ns = pb.NamespaceOption(network=pb.NODE, pid=pb.CONTAINER)
+        cfg = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, namespace="bench", uid=uuid.uuid4().hex),
+            log_directory=logdir,
+            linux=pb.LinuxPodSandboxConfig(
+                security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+        return cfg, rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg),
+                                     timeout=300).pod_sandbox_id
+
+    def ctr(sid, pcfg, name, cmd):
+        cfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name),
+                                 image=pb.ImageSpec(image=a.image), command=cmd,
+                                 log_path=name + ".log")
+        return rt.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=sid, config=cfg,
+                                                            sandbox_config=pcfg),
+                                  timeout=300).container_id
+
+    def drop(sid):
+        rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=300)
+        rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid), timeout=300)
+
+    start_ms = []
+    for i in range(a.warmup + a.count):
+        t0 = time.perf_counter()
+        pcfg, sid = pod()
+        cid = ctr(sid, pcfg, "c", ["sleep", "3600"])
+        rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=300)
+        t1 = time.perf_counter()
+        drop(sid)
+        if i >= a.warmup:
+            start_ms.append((t1 - t0) * 1000)
+
+    pcfg, sid = pod()
+    cid = ctr(sid, pcfg, "exec", ["sleep", "3600"])
+    rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=300)
+    exec_ms = []
+    for i in range(a.warmup + a.exec_count):
+        t0 = time.perf_counter()
+        r = rt.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["true"], timeout=10), timeout=60)
+        t1 = time.perf_counter()
+        assert r.exit_code == 0, r
+        if i >= a.warmup:
+            exec_ms.append((t1 - t0) * 1000)
+    drop(sid)
+
+    list_ms = []
+    if a.list_count:
+        pcfg, sid = pod()
+        for i in range(a.list_count):
+            ctr(sid, pcfg, "l%d" % i, ["sleep", "3600"])
+        for i in range(a.warmup + 50):
+            t0 = time.perf_counter()
+            n = len(rt.ListContainers(pb.ListContainersRequest(), timeout=60).containers)
+            t1 = time.perf_counter()
+            assert n >= a.list_count, n
+            if i >= a.warmup:
+                list_ms.append((t1 - t0) * 1000)
+        drop(sid)
+
+    out = {"runtime": a.label or a.endpoint, "count": a.count,
+           "start_p50_ms": round(pct(start_ms, 50), 1), "start_p99_ms": round(pct(start_ms, 99), 1),
+           "exec_count": a.exec_count,
+           "exec_p50_ms": round(pct(exec_ms, 50), 2), "exec_p99_ms": round(pct(exec_ms, 99), 2)}
+    if list_ms:
+        out.update({"list_containers": a.list_count, "list_p50_ms": round(pct(list_ms, 50), 2)})
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
