@@ -15,6 +15,11 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("CRIC_BUILD_DIR", os.path.join(REPO, "build"))
+# The workplace's shared/ folder (tools such as testimages.py) sits beside the
+# repository; CRIC_SHARED overrides.
+SHARED = os.environ.get("CRIC_SHARED") or next(
+    (p for p in (os.path.join(os.path.dirname(REPO), "shared"), "/work/shared")
+     if os.path.isdir(p)), os.path.join(os.path.dirname(REPO), "shared"))
 CRIC = os.path.join(BUILD, "src", "daemon", "cric")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 

@@ -16,10 +16,10 @@ import uuid
 import pytest
 
 from bundle import ensure_crun_cgroup_layout, make_rootfs
-from conftest import BUILD
+from conftest import BUILD, SHARED
 
 DRIVER = os.path.join(BUILD, "tests", "spec_driver", "spec_driver")
-NNP_SRC = "/work/shared/tools/nnp.c"
+NNP_SRC = os.path.join(SHARED, "tools", "nnp.c")
 RUNTIMES = ["crun", "runc"]
 CGROUP_PARENT = "/cric-spec-test"
 
