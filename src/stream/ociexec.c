@@ -196,6 +196,11 @@ int oci_exec_start(const oci_exec_opts *o, stream_proc *out, cric_err *err)
     _cleanup_close_ int devnull = -1;
     char *argv[16];
     int rc = -1;
+    if (access(o->runtime, X_OK) < 0) {
+        cric_err_errno(err, errno, "container %s: exec: OCI runtime %s", o->container_id,
+                       o->runtime);
+        goto fail;
+    }
     if (make_names(h, o->work_dir, err) < 0 || write_process(o, h->process_path, err) < 0)
         goto fail;
     if (o->tty && wants_own_pty(o)) {

@@ -141,3 +141,18 @@ def test_oci_exec_default_signal_dispositions(container):
     assert c.data(ids["stdout"]).split() == [b"SigIgn:", b"0000000000000000"]
     assert c.data(ids["error"]) == SUCCESS
     c.close()
+
+
+def test_oci_exec_missing_runtime_is_a_clear_error(tmp_path):
+    s = StreamTestServer("--oci", "/nonexistent/runtime", str(tmp_path), "c1",
+                         str(tmp_path / "config.json"), str(tmp_path))
+    try:
+        c = SpdyClient.connect(s.url("exec o true"), V4)
+        ids = exec_streams(c, stderr=False)
+        assert c.wait_fin(list(ids.values()), 10)
+        status = json.loads(c.data(ids["error"]))
+        assert status["reason"] == "InternalError"
+        assert "OCI runtime /nonexistent/runtime: No such file or directory" in status["message"]
+        c.close()
+    finally:
+        s.stop()
