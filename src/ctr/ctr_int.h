@@ -107,6 +107,9 @@ void ctr_watch_add(ctr_service *s, ctr_rec *r);
 int ctr_rootfs_mount(const ctr_rec *r, char *const *layer_dirs, size_t n_layers, cric_err *err);
 int ctr_rootfs_unmount(const ctr_rec *r, cric_err *err);
 
+/* runtime_cmd.c: fork+exec with stdio (fd0 < 0: /dev/null), default signal
+ * dispositions and an empty mask (the daemon's other fds are close-on-exec). */
+int ctr_spawn(const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid, cric_err *err);
 /* runtime_cmd.c: runs `<runtime> [--root R] args...`, stderr in the error. */
 int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cric_err *err);
 

@@ -168,7 +168,6 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
     char *text = NULL;
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     int pidfd = -1;
-    _cleanup_close_ int devnull = -1;
     pid_t pid = -1;
     const char *args[16];
     size_t n = 0;
@@ -210,20 +209,10 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
     args[n++] = pid_path;
     args[n++] = r->id;
     args[n] = NULL;
-    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pid = fork();
-    if (pid < 0) {
-        cric_err_errno(err, errno, "container %s: exec: fork", r->id);
+    if (ctr_spawn(args, -1, po[1], pe[1], &pid, err) < 0) {
+        pid = -1;
+        cric_err_prefix(err, "container %s: exec", r->id);
         goto done;
-    }
-    if (pid == 0) {
-        if ((devnull >= 0 && dup2(devnull, 0) < 0) || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execvp(args[0], (char *const *)args);
-        _exit(127);
     }
     close(po[1]);
     close(pe[1]);

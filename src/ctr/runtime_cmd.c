@@ -11,6 +11,34 @@
 #include "ctr/ctr_int.h"
 #include "util/cleanup.h"
 
+int ctr_spawn(const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid, cric_err *err)
+{
+    /* fork, not posix_spawn: glibc's posix_spawn leaves its internal signals
+     * (32, 33) ignored in the child, and an ignored signal stays ignored
+     * across exec into the container's process. */
+    *pid = fork();
+    if (*pid < 0)
+        return cric_err_errno(err, errno, "fork for %s", argv[0]);
+    if (*pid == 0) {
+        /* Only async-signal-safe calls between fork and exec. */
+        int null = fd0 >= 0 ? fd0 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(fd1, 1) < 0 || dup2(fd2, 2) < 0)
+            _exit(127);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++) /* the daemon ignores SIGPIPE */
+            if (sig != SIGKILL && sig != SIGSTOP)
+                sigaction(sig, &sa, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return 0;
+}
+
 int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cric_err *err)
 {
     const char *argv[24];
@@ -28,22 +56,11 @@ int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cri
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return cric_err_errno(err, errno, "container %s: pipe", r->id);
-    _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
+    pid_t pid;
+    if (ctr_spawn(argv, -1, p[1], p[1], &pid, err) < 0) {
         close(p[0]);
         close(p[1]);
-        return cric_err_errno(err, e, "container %s: fork", r->id);
-    }
-    if (pid == 0) {
-        if ((devnull >= 0 && dup2(devnull, 0) < 0) || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
+        return cric_err_prefix(err, "container %s", r->id);
     }
     close(p[1]);
     char out[2048];

@@ -173,6 +173,11 @@ def test_lifecycle_logs_exec_and_cleanup(env, pb):
     # ExecSync: env and cwd of the container, exit codes, missing command, timeout
     r = e.exec(cid, ["sh", "-c", "echo $FOO; pwd; echo e >&2; exit 3"])
     assert (r.stdout, r.stderr, r.exit_code) == (b"bar\n/tmp\n", b"e\n", 3)
+    # the daemon ignores SIGPIPE; nothing it ignores reaches the command
+    r = e.exec(cid, ["grep", "SigIgn", "/proc/self/status"])
+    assert r.stdout.split() == [b"SigIgn:", b"0000000000000000"]
+    r = e.exec(cid, ["sh", "-c", "yes | head -c 3"])  # SIGPIPE ends `yes` in the container
+    assert r.stdout == b"y\ny" and r.exit_code == 0
     r = e.exec(cid, ["/no/such/binary"])
     assert r.exit_code != 0
     t0 = time.monotonic()

@@ -1,0 +1,81 @@
+#!/bin/bash
+# Pod+container start p50/p99, ExecSync(true) p50/p99 and ListContainers p50
+# with many containers (bench/containers.py), for cric (release build) and,
+# with --with-containerd, side by side with Debian's containerd
+# (../shared/tools/containerd-anchor.sh). Images come from a local registry on
+# 127.0.0.1:5000 filled by ../shared/tools/testimages.py (started here when
+# nothing listens there); both runtimes pull the same busybox.
+#
+#   bench/containers.sh [--with-containerd] [--count N] [--exec-count N] [--list-count N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ARGS=()
+WITH_CONTAINERD=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --with-containerd) WITH_CONTAINERD=1 ;;
+    --count|--exec-count|--list-count) ARGS+=("$1" "$2"); shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+BUILD=${CRIC_RELEASE_BUILD_DIR:-build}
+[ -x "$BUILD/src/daemon/cric" ] || make build >/dev/null
+TOOLS=$(cd .. && pwd)/shared/tools
+IMAGE_PATH=e2e-test-images/busybox:1.29-2
+
+tmp=$(mktemp -d /tmp/cric-bench.XXXXXX)
+state=$(mktemp -d /run/cric-bench.XXXXXX)
+cric_pid=
+reg_pid=
+cleanup() {
+    [ -n "$cric_pid" ] && kill "$cric_pid" 2>/dev/null && wait "$cric_pid" 2>/dev/null || true
+    [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null || true
+    rm -rf "$tmp"
+    rm -rf "$state" 2>/dev/null || true
+}
+trap cleanup EXIT
+if ! (echo > /dev/tcp/127.0.0.1/5000) 2>/dev/null; then
+    mkdir -p "$tmp/registry"
+    cat > "$tmp/registry.yml" <<YML
+version: 0.1
+storage: {filesystem: {rootdirectory: $tmp/registry}}
+http: {addr: 127.0.0.1:5000}
+YML
+    docker-registry serve "$tmp/registry.yml" >"$tmp/registry.log" 2>&1 &
+    reg_pid=$!
+    for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/5000) 2>/dev/null && break; sleep 0.1; done
+    /usr/bin/python3 "$TOOLS/testimages.py" 127.0.0.1:5000 >/dev/null
+fi
+mkdir -p "$tmp/cni"
+echo "{\"cni\": {\"conf_dir\": \"$tmp/cni\"}}" > "$tmp/config.json"
+"$BUILD/src/daemon/cric" --config "$tmp/config.json" --listen "$tmp/cric.sock" --root "$tmp/root" \
+    --state "$state" --log-level warn &
+cric_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/cric.sock" ] && break; sleep 0.05; done
+c=$(/usr/bin/python3 bench/containers.py "unix://$tmp/cric.sock" --image "localhost:5000/$IMAGE_PATH" \
+    --label cric "${ARGS[@]}")
+echo "$c"
+kill "$cric_pid"; wait "$cric_pid" || true; cric_pid=
+
+if [ "$WITH_CONTAINERD" = 1 ]; then
+    # reuse a running anchor (another benchmark may be using it)
+    if [ -S /run/containerd-anchor/containerd.sock ] &&
+        kill -0 "$(cat /run/containerd-anchor/pid 2>/dev/null || echo 0)" 2>/dev/null; then
+        ep=unix:///run/containerd-anchor/containerd.sock
+    else
+        ep=$("$TOOLS/containerd-anchor.sh" start)
+    fi
+    d=$(/usr/bin/python3 bench/containers.py "$ep" --image "registry.k8s.io/$IMAGE_PATH" \
+        --label containerd "${ARGS[@]}")
+    echo "$d"
+    /usr/bin/python3 - "$c" "$d" <<'PY'
+import json, sys
+c, d = (json.loads(x) for x in sys.argv[1:])
+r = lambda k: c[k] / d[k]
+out = "ratios cric/containerd: start p50 %.3f, ExecSync p50 %.3f" % (r("start_p50_ms"), r("exec_p50_ms"))
+if "list_p50_ms" in c and "list_p50_ms" in d:
+    out += ", ListContainers p50 %.3f" % r("list_p50_ms")
+print(out)
+PY
+fi
