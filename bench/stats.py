@@ -103,8 +103,8 @@ def main():
             try:
                 for ev in stream:
                     events.put((time.time_ns(), ev))
-            except grpc.RpcError:
-                pass
+            except grpc.RpcError as e:
+                events.put((time.time_ns(), e))
         threading.Thread(target=pump, daemon=True).start()
         time.sleep(0.5)
         ev_lat = []
@@ -112,8 +112,13 @@ def main():
             cid = container("x%d" % i, "sleep 0.3")
             while True:
                 now, ev = events.get(timeout=30)
+                if isinstance(ev, grpc.RpcError):
+                    result["events_error"] = "%s: %s" % (ev.code().name, ev.details())
+                    break
                 if ev.container_id == cid and ev.container_event_type == pb.CONTAINER_STOPPED_EVENT:
                     break
+            if "events_error" in result:
+                break
             st = rt.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
             ev_lat.append((now - st.finished_at) / 1e6)
         stream.cancel()

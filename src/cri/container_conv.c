@@ -57,8 +57,7 @@ Runtime__V1__Container *cri_ctr_summary(cri_arena *a, const ctr_info *c)
 
 static Runtime__V1__ContainerResources *resources(cri_arena *a, const ctr_info *c)
 {
-    const Runtime__V1__LinuxContainerResources *in =
-        c->config->linux ? c->config->linux->resources : NULL;
+    const Runtime__V1__LinuxContainerResources *in = c->resources;
     if (!in)
         return NULL;
     Runtime__V1__ContainerResources *r = AR_NEW(a, Runtime__V1__ContainerResources);

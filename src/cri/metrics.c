@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cri/stats_conv.h"
+#include "cri/stats_ctr.h"
 
 enum { L_BASE, L_IFACE, L_DEVICE };
 
@@ -154,6 +155,38 @@ static Runtime__V1__PodSandboxMetrics *pod_metrics(cri_ctx *c, const pod_info *p
     m->pod_sandbox_id = ar_strdup(a, p->id);
     m->metrics = l.v;
     m->n_metrics = l.n;
+
+    ctr_filter f = {.pod_id = p->id, .has_state = true, .state = CTR_RUNNING};
+    ctr_info *v = NULL;
+    size_t nv = 0;
+    cric_err err = {0};
+    if (c->d->ctrs && ctr_list(c->d->ctrs, &f, &v, &nv, &err) == 0) {
+        m->container_metrics = AR_ARRAY(a, Runtime__V1__ContainerMetrics *, nv);
+        for (size_t i = 0; i < nv; i++) {
+            if (strcmp(v[i].pod_id, p->id) != 0)
+                continue;
+            cri_ctr_sample cs;
+            cri_ctr_sample_read(c, &v[i], &cs);
+            metric_list cl = {0};
+            const char *name = v[i].name ? v[i].name : "";
+            const char *image = v[i].image ? v[i].image : "";
+            if (cs.has_usage)
+                usage_metrics(a, &cl, v[i].id, name, image, &cs.usage);
+            if (cs.has_fs) {
+                add(a, &cl, "container_fs_usage_bytes", G, v[i].id, name, image, c->d->cfg.root,
+                    cs.fs.used_bytes);
+                add(a, &cl, "container_fs_inodes_total", G, v[i].id, name, image, c->d->cfg.root,
+                    cs.fs.inodes_used);
+            }
+            Runtime__V1__ContainerMetrics *cm = AR_NEW(a, Runtime__V1__ContainerMetrics);
+            runtime__v1__container_metrics__init(cm);
+            cm->container_id = ar_strdup(a, v[i].id);
+            cm->metrics = cl.v;
+            cm->n_metrics = cl.n;
+            m->container_metrics[m->n_container_metrics++] = cm;
+        }
+        ctr_info_list_free(c->d->ctrs, v, nv);
+    }
     return m;
 }
 

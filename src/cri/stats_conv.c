@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cri/sandbox_conv.h"
+#include "cri/stats_ctr.h"
 #include "pod/cgroup.h"
 #include "util/log.h"
 
@@ -142,6 +143,7 @@ Runtime__V1__PodSandboxStats *cri_pod_stats(cri_ctx *c, const pod_info *p)
     }
     if (smp.has_net)
         lx->network = cri_network_usage(a, &smp.net);
+    lx->containers = cri_pod_container_stats(c, p->id, &lx->n_containers);
     o->linux = lx;
     return o;
 }

@@ -345,6 +345,7 @@ int ctr_create(ctr_service *s, const char *pod_id, const Runtime__V1__ContainerC
     }
     pthread_mutex_unlock(&r->op_mu);
     ctr_watch_add(s, r);
+    ctr_event(s, 0, r); /* CONTAINER_CREATED_EVENT */
     memcpy(id_out, r->id, 65);
     log_info("ctr", "container %s (%s) created in pod %s with %s", r->id, r->name, r->pod_id,
              r->handler);

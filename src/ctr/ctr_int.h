@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ctr/ctr.h"
+#include "ctr/ctr_observe.h"
 #include "ctr/shim_client.h"
 #include "ctr/spec.h"
 #include "pod/cgroup.h"
@@ -43,6 +44,11 @@ typedef struct ctr_rec {
     int pid;
     bool removed;
     bool watched;
+    /* UpdateContainerResources (observe.c): every version, the last one is
+     * current; kept until the record goes so snapshots may borrow them */
+    Runtime__V1__LinuxContainerResources **res_history;
+    size_t n_res_history;
+    unsigned events_sent; /* observe.c: bit per event type, under event_mu */
     unsigned refs;
 
     pthread_mutex_t op_mu; /* Start/Stop/Remove of this container */
@@ -76,6 +82,11 @@ struct ctr_service {
     struct watch_item *watch_items;
     pthread_t watch_thread;
     bool watch_running;
+
+    /* observe.c: lifecycle notifications, in order per container */
+    ctr_event_hook event_hook;
+    void *event_ctx;
+    pthread_mutex_t event_mu; /* initialised by ctr_service_set_event_hook */
 };
 
 int64_t ctr_now_ns(void);
@@ -117,6 +128,16 @@ int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cri
 int ctr_kill_wait(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err);
 /* Deletes everything of a container (runtime state, mounts, dirs, hold, row). */
 int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err);
+
+/* observe.c */
+/* Publishes a lifecycle event (0 created, 1 started, 2 stopped, 3 deleted)
+ * once per container and in order; no table lock held. */
+void ctr_event(ctr_service *s, int type, ctr_rec *r);
+int ctr_resources_record(ctr_rec *r, const Runtime__V1__LinuxContainerResources *res);
+const Runtime__V1__LinuxContainerResources *ctr_resources_current(const ctr_rec *r);
+void ctr_resources_free(ctr_rec *r);
+char *ctr_resources_hex(const ctr_rec *r); /* NULL when never updated */
+int ctr_resources_from_hex(ctr_rec *r, const char *hex);
 
 /* recover.c */
 int ctr_recover_one(ctr_service *s, ctr_rec *r);

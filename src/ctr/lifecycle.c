@@ -82,6 +82,7 @@ int ctr_start(ctr_service *s, const char *id, cric_err *err)
             if (ctr_persist(s, r, &e) < 0)
                 log_warn("ctr", "%s", e.msg);
             log_info("ctr", "container %s started", r->id);
+            ctr_event(s, 1, r); /* CONTAINER_STARTED_EVENT */
         }
     }
     pthread_mutex_unlock(&r->op_mu);
@@ -221,8 +222,10 @@ int ctr_remove(ctr_service *s, const char *id, cric_err *err)
             rc = ctr_kill_wait(s, r, 0, err);
         if (rc == 0)
             rc = ctr_destroy(s, r, err);
-        if (rc == 0)
+        if (rc == 0) {
             log_info("ctr", "container %s removed", r->id);
+            ctr_event(s, 3, r); /* CONTAINER_DELETED_EVENT */
+        }
     }
     pthread_mutex_unlock(&r->op_mu);
     ctr_rec_unref(s, r);

@@ -35,6 +35,10 @@ static char *record_data(const ctr_rec *r)
     json_object_set_new(o, "exit_code", json_integer(r->exit_code));
     json_object_set_new(o, "reason", json_string(r->reason));
     json_object_set_new(o, "message", json_string(r->message));
+    char *res = ctr_resources_hex(r);
+    if (res)
+        json_object_set_new(o, "resources", json_string(res));
+    free(res);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
@@ -146,6 +150,9 @@ static int load_row(void *arg, const container_row *row, cric_err *err)
              json_string_value(json_object_get(o, "message"))
                  ? json_string_value(json_object_get(o, "message"))
                  : "");
+    const char *res = json_string_value(json_object_get(o, "resources"));
+    if (res && ctr_resources_from_hex(r, res) < 0)
+        log_warn("ctr", "container %s: recorded resources unreadable; dropped", row->id);
     json_decref(o);
     if (r->bundle && r->bundle[0] && asprintf(&r->rootfs, "%s/rootfs", r->bundle) < 0)
         r->rootfs = NULL;

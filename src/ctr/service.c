@@ -54,6 +54,7 @@ static void rec_free(ctr_rec *r)
     free(r->rootfs);
     free(r->wdir);
     json_decref(r->spec);
+    ctr_resources_free(r);
     pthread_mutex_destroy(&r->op_mu);
     pthread_mutex_destroy(&r->spec_mu);
     free(r);
@@ -164,6 +165,7 @@ void ctr_set_exited(ctr_service *s, ctr_rec *r, const struct shim_exit *ex, cons
     }
     pthread_mutex_unlock(&s->mu);
     if (changed) {
+        ctr_event(s, 2, r); /* CONTAINER_STOPPED_EVENT, before the database write */
         cric_err err = {0};
         if (ctr_persist(s, r, &err) < 0)
             log_warn("ctr", "container %s: %s", r->id, err.msg);
@@ -205,6 +207,7 @@ static void fill_info(ctr_rec *r, ctr_info *o)
     o->pid = r->pid;
     o->uid = r->uid;
     o->gid = r->gid;
+    o->resources = ctr_resources_current(r);
     o->priv_ = r;
     r->refs++;
 }

@@ -60,6 +60,8 @@ void daemon_stream_free(cric_daemon *d);
  * service; stopped after both. */
 int daemon_stats_start(cric_daemon *d, cric_err *err);
 void daemon_stats_stop(cric_daemon *d);
+/* Routes the container service's lifecycle notifications to the bus. */
+void daemon_stats_attach_ctrs(cric_daemon *d);
 
 /* Records the pod CIDR (UpdateRuntimeConfig) in memory and under the state dir. */
 int daemon_set_pod_cidr(cric_daemon *d, const char *cidr, cric_err *err);

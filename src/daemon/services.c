@@ -24,14 +24,15 @@ int daemon_services_start(cric_daemon *d, cric_err *err)
         daemon_services_stop(d);
         return -1;
     }
-    if (ctr_service_new(&d->ctrs, &d->cfg, &d->db, d->images, d->pods, err) < 0) {
-        daemon_services_stop(d);
-        return -1;
-    }
     if (daemon_stats_start(d, err) < 0) {
         daemon_services_stop(d);
         return -1;
     }
+    if (ctr_service_new(&d->ctrs, &d->cfg, &d->db, d->images, d->pods, err) < 0) {
+        daemon_services_stop(d);
+        return -1;
+    }
+    daemon_stats_attach_ctrs(d);
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * and routes the pod service's lifecycle notifications to the bus. */
 #include <string.h>
 
+#include "ctr/ctr_observe.h"
 #include "daemon/daemon.h"
 #include "pod/cgroup.h"
 #include "pod/pod.h"
@@ -33,6 +34,18 @@ int daemon_stats_start(cric_daemon *d, cric_err *err)
     if (d->pods)
         pod_service_set_event_hook(d->pods, pod_event, d);
     return 0;
+}
+
+static void ctr_event(void *ctx, int type, const char *ctr_id, const char *pod_id)
+{
+    cric_daemon *d = ctx;
+    events_publish(d->events, (event_type)type, ctr_id, pod_id);
+}
+
+void daemon_stats_attach_ctrs(cric_daemon *d)
+{
+    if (d->ctrs)
+        ctr_service_set_event_hook(d->ctrs, ctr_event, d);
 }
 
 void daemon_stats_stop(cric_daemon *d)

@@ -95,3 +95,35 @@ def test_daemon_shutdown_ends_open_subscriptions(netd, pb):
     assert d.stop() == 0
     got = s.q.get(timeout=10)[1]
     assert isinstance(got, grpc.RpcError)
+
+
+from test_container import Env, images  # noqa: E402,F401
+
+
+def test_container_events_including_exit_by_itself(make_daemon, pb, images):  # noqa: F811
+    e = Env(make_daemon(), pb, images, "crun")
+    sub = Subscriber(e.d, pb)
+    wait_subscribed(e.d)
+    sid = e.pod()
+    cid = e.run(sid, e.config("quick", ["sh", "-c", "sleep 1; exit 3"]))
+    evs = sub.take(5)  # sandbox created+started, container created+started+stopped
+    got = time.time_ns()
+    assert [(x.container_id, x.container_event_type) for x in evs] == [
+        (sid, pb.CONTAINER_CREATED_EVENT), (sid, pb.CONTAINER_STARTED_EVENT),
+        (cid, pb.CONTAINER_CREATED_EVENT), (cid, pb.CONTAINER_STARTED_EVENT),
+        (cid, pb.CONTAINER_STOPPED_EVENT)]
+    stopped = evs[4]
+    assert stopped.pod_sandbox_status.id == sid
+    mine = [c for c in stopped.containers_statuses if c.id == cid]
+    assert len(mine) == 1 and mine[0].state == pb.CONTAINER_EXITED and mine[0].exit_code == 3
+    st = e.status(cid).status
+    # Arrival measured by the pump thread; 100 ms from the recorded exit.
+    arrival = [t for t, x in list(sub.q.queue)] or [got]
+    lat_ms = (stopped.created_at - st.finished_at) / 1e6
+    assert lat_ms < 100, lat_ms
+    e.remove(cid)
+    (deleted,) = sub.take(1)
+    assert deleted.container_id == cid
+    assert deleted.container_event_type == pb.CONTAINER_DELETED_EVENT
+    e.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=60)
+    sub.close()

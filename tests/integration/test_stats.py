@@ -1,6 +1,7 @@
 """Stats and metrics against real parts: pod cgroups on this host's (hybrid)
 layout, the pod's network namespace on the test bridge (traffic sent only to
 the test pod's own address), UpdatePodSandboxResources on the pod cgroup."""
+import json
 import os
 import socket
 import time
@@ -148,3 +149,154 @@ def test_status_verbose_lists_handlers_with_features(daemon, pb):
     # No CNI config in this daemon's conf dir: a reason and a message say so.
     assert not conds["NetworkReady"].status and conds["NetworkReady"].reason
     assert conds["NetworkReady"].message
+
+
+# ---------------------------------------------------------------- containers
+
+from test_container import Env, images  # noqa: E402,F401
+
+
+@pytest.fixture
+def cenv(make_daemon, pb, images):  # noqa: F811
+    return Env(make_daemon(), pb, images, "crun")
+
+
+def cstats(e, cid):
+    return e.rt.ContainerStats(e.pb.ContainerStatsRequest(container_id=cid)).stats
+
+
+def test_container_cpu_memory_writable_layer_and_filters(cenv, pb):
+    e = cenv
+    sid = e.pod()
+    burn = e.run(sid, e.config("burn", ["sh", "-c", "while :; do :; done"], labels={"k": "burn"}))
+    mem = e.run(sid, e.config("mem", ["sh", "-c", "sleep 2; dd if=/dev/zero of=/dev/shm/fill "
+                                      "bs=1M count=50 2>/dev/null; sleep 3600"],
+                              labels={"k": "mem"}))
+    disk = e.run(sid, e.config("disk", ["sh", "-c", "dd if=/dev/zero of=/blob bs=1M count=5 "
+                                        "2>/dev/null; sleep 3600"]))
+    try:
+        time.sleep(1.0)
+        m0 = cstats(e, mem).memory.working_set_bytes.value
+        s0 = cstats(e, burn)
+        assert s0.attributes.id == burn and s0.attributes.metadata.name == "burn"
+        assert s0.attributes.labels["k"] == "burn"
+        # The kernel's own account of the burning process (its pid namespace
+        # is the container's: pid 1 there), read beside ours: on an idle
+        # host both are about one core; on a loaded one they still agree.
+        pid = json.loads(e.status(burn, verbose=True).info["info"])["pid"]
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def proc_cpu():
+            f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / tick
+
+        p0, t0 = proc_cpu(), time.monotonic()
+        s0 = cstats(e, burn)
+        time.sleep(2.0)
+        s1 = cstats(e, burn)
+        p1, t1 = proc_cpu(), time.monotonic()
+        ours = (s1.cpu.usage_core_nano_seconds.value - s0.cpu.usage_core_nano_seconds.value) / 1e9
+        kernel = p1 - p0
+        assert abs(ours - kernel) <= 0.1 * kernel + 0.1, (ours, kernel)
+        cores = ours / (t1 - t0)
+        assert 0.2 < cores < 1.3, cores
+        if os.getloadavg()[0] < 1.5:  # idle host: one full core
+            assert cores > 0.8, cores
+        # usage_nano_cores is the rate between the two samples
+        window = (s1.cpu.timestamp - s0.cpu.timestamp) / 1e9
+        rate = s1.cpu.usage_nano_cores.value / 1e9
+        assert abs(rate - ours / window) <= 0.05 * rate + 0.02, (rate, ours / window)
+        time.sleep(1.5)
+        m1 = cstats(e, mem).memory
+        grown = m1.working_set_bytes.value - m0
+        assert 45 << 20 <= grown <= 70 << 20, grown
+        assert m1.usage_bytes.value >= m1.working_set_bytes.value
+        assert m1.page_faults.value > 0
+
+        w = cstats(e, disk).writable_layer
+        assert w.used_bytes.value >= 5 << 20 and w.inodes_used.value >= 2
+        assert w.fs_id.mountpoint and w.timestamp > 0
+
+        rt, f = e.rt, pb.ContainerStatsFilter
+        ids = lambda **kw: sorted(s.attributes.id for s in rt.ListContainerStats(
+            pb.ListContainerStatsRequest(filter=f(**kw))).stats)
+        assert ids() == sorted([burn, mem, disk])
+        assert ids(id=burn[:10]) == [burn]
+        assert ids(pod_sandbox_id=sid) == sorted([burn, mem, disk])
+        assert ids(pod_sandbox_id="0" * 64) == []
+        assert ids(label_selector={"k": "mem"}) == [mem]
+        streamed = [s.attributes.id for c in rt.StreamContainerStats(
+            pb.StreamContainerStatsRequest(filter=f(pod_sandbox_id=sid))) for s in c.container_stats]
+        assert sorted(streamed) == sorted([burn, mem, disk])
+        ps = rt.PodSandboxStats(pb.PodSandboxStatsRequest(pod_sandbox_id=sid)).stats
+        assert sorted(c.attributes.id for c in ps.linux.containers) == sorted([burn, mem, disk])
+
+        pm = [p for p in rt.ListPodSandboxMetrics(pb.ListPodSandboxMetricsRequest()).pod_metrics
+              if p.pod_sandbox_id == sid][0]
+        cm = {c.container_id: {m.name: m for m in c.metrics} for c in pm.container_metrics}
+        assert cm[burn]["container_cpu_usage_seconds_total"].value.value >= 1
+        assert cm[burn]["container_cpu_usage_seconds_total"].label_values[:2] == [burn, "burn"]
+        assert cm[mem]["container_memory_working_set_bytes"].value.value >= 45 << 20
+        assert cm[disk]["container_fs_usage_bytes"].value.value >= 5 << 20
+
+        with pytest.raises(grpc.RpcError) as err:
+            cstats(e, "a" * 64)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        e.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=60)
+        e.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid), timeout=60)
+
+
+@pytest.mark.parametrize("handler", ["crun", "runc"])
+def test_memory_limit_raised_live(make_daemon, pb, images, handler):  # noqa: F811
+    e = Env(make_daemon(), pb, images, handler)
+    sid = e.pod()
+    res = pb.LinuxContainerResources(memory_limit_in_bytes=32 << 20)
+    script = ("while [ ! -f /tmp/go ]; do sleep 0.05; done; "
+              "dd if=/dev/zero of=/dev/shm/big bs=1M count=48 2>/dev/null; echo filled; "
+              "sleep 3600")
+    cid = e.run(sid, e.config("grow", ["sh", "-c", script],
+                              linux=pb.LinuxContainerConfig(resources=res)))
+    try:
+        rt = e.rt
+        for bad in (pb.LinuxContainerResources(memory_limit_in_bytes=-5),
+                    pb.LinuxContainerResources(cpu_period=3),
+                    pb.LinuxContainerResources(cpuset_cpus="0-1;x"),
+                    pb.LinuxContainerResources(oom_score_adj=5000)):
+            with pytest.raises(grpc.RpcError) as err:
+                rt.UpdateContainerResources(pb.UpdateContainerResourcesRequest(
+                    container_id=cid, linux=bad))
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
+        with pytest.raises(grpc.RpcError) as err:
+            rt.UpdateContainerResources(pb.UpdateContainerResourcesRequest(
+                container_id="b" * 64, linux=res))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+        new = pb.LinuxContainerResources(memory_limit_in_bytes=128 << 20, cpu_shares=512)
+        rt.UpdateContainerResources(pb.UpdateContainerResourcesRequest(container_id=cid,
+                                                                       linux=new))
+        st = e.status(cid).status
+        assert st.resources.linux.memory_limit_in_bytes == 128 << 20
+        assert st.resources.linux.cpu_shares == 512
+        e.exec(cid, ["touch", "/tmp/go"])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "filled" in open(st.log_path).read():
+                break
+            time.sleep(0.1)
+        assert "filled" in open(st.log_path).read()
+        time.sleep(0.3)
+        st = e.status(cid).status
+        assert st.state == pb.CONTAINER_RUNNING, (st.reason, st.exit_code)
+        out = e.exec(cid, ["sh", "-c", "wc -c < /dev/shm/big"]).stdout
+        assert int(out) == 48 << 20
+        assert cstats(e, cid).memory.available_bytes.value < 128 << 20
+        # The record survives a restart.
+        e.d.stop()
+        e.d.start()
+        e.rt = e.d.runtime()
+        st = e.status(cid).status
+        assert st.resources.linux.memory_limit_in_bytes == 128 << 20
+    finally:
+        e.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=60)
+        e.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid), timeout=60)
