@@ -2,6 +2,11 @@
 
 #include "cri/image_conv.h"
 
+static bool call_cancelled(void *call)
+{
+    return rpc_call_cancelled(call);
+}
+
 static rpc_code impl_pull_image(cri_ctx *c, const void *rq, void *rs, rpc_status *st)
 {
     const Runtime__V1__PullImageRequest *req = rq;
@@ -31,7 +36,7 @@ static rpc_code impl_pull_image(cri_ctx *c, const void *rq, void *rs, rpc_status
         json_object_set_new(ann, req->image->annotations[i]->key,
                             json_string(req->image->annotations[i]->value));
     char id[80];
-    int rc = image_pull(c->d->images, ref, &auth, ann, id, &err);
+    int rc = image_pull(c->d->images, ref, &auth, ann, call_cancelled, c->call, id, &err);
     json_decref(ann);
     if (rc < 0)
         return cri_status_from_err(&err, st);

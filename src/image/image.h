@@ -71,8 +71,12 @@ typedef struct image_auth {
 /* Pulls ref (normalised) and records it; id receives the image id. Two pulls
  * of the same layers share the work. annotations (a JSON object or NULL) are
  * recorded with the image. */
+typedef bool (*image_cancel_fn)(void *ud);
+/* cancelled (may be NULL) is polled during transfers: once it returns true
+ * the pull stops with CANCELLED (a caller that went away). */
 int image_pull(image_service *s, const char *ref, const image_auth *auth,
-               const json_t *annotations, char id[80], cric_err *err);
+               const json_t *annotations, image_cancel_fn cancelled, void *cancel_ud, char id[80],
+               cric_err *err);
 
 /* All images, or the one filter names (none when it names nothing). */
 int image_list(image_service *s, const char *filter, image_info ***out, size_t *n,

@@ -185,8 +185,9 @@ static int decode_auth(const char *b64, char **user, char **pass, cric_err *err)
     return 0;
 }
 
-int image_pull(image_service *s, const char *refstr, const image_auth *auth,
-               const json_t *annotations, char id[80], cric_err *err)
+static int pull(image_service *s, const char *refstr, const image_auth *auth,
+                const json_t *annotations, image_cancel_fn cancelled, void *cancel_ud, char id[80],
+                cric_err *err)
 {
     image_ref ref;
     if (ref_parse(refstr, &ref, err) < 0)
@@ -212,6 +213,8 @@ int image_pull(image_service *s, const char *refstr, const image_auth *auth,
     __attribute__((cleanup(reg_client_freep))) reg_client *rc = NULL;
     if (reg_client_new(s->cfg, &ref, &ra, &to, &rc, err) < 0)
         return -1;
+    if (cancelled)
+        reg_client_set_cancel(rc, cancelled, cancel_ud);
 
     char repo[REF_NAME_MAX + 1];
     ref_repo(&ref, repo, sizeof(repo));
@@ -308,4 +311,14 @@ int image_pull(image_service *s, const char *refstr, const image_auth *auth,
     }
     manifest_free(&m);
     return r;
+}
+
+int image_pull(image_service *s, const char *ref, const image_auth *auth,
+               const json_t *annotations, image_cancel_fn cancelled, void *cancel_ud, char id[80],
+               cric_err *err)
+{
+    if (pull(s, ref, auth, annotations, cancelled, cancel_ud, id, err) == 0)
+        return 0;
+    log_warn("image", "pull %.300s failed: %s", ref, err->msg);
+    return -1;
 }

@@ -42,7 +42,15 @@ struct reg_client {
     pthread_mutex_t mu; /* endpoint dead flags and auth headers */
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+    bool (*cancelled)(void *ud);
+    void *cancel_ud;
 };
+
+void reg_client_set_cancel(reg_client *c, bool (*cancelled)(void *ud), void *ud)
+{
+    c->cancelled = cancelled;
+    c->cancel_ud = ud;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -251,7 +259,9 @@ typedef struct xfer {
     char www_auth[1024];
     char errbody[ERRBODY_MAX + 1];
     size_t errlen;
-    /* stall detection */
+    /* stall detection and cancellation */
+    reg_client *client;
+    bool cancelled;
     unsigned stall_s;
     curl_off_t last_now;
     int64_t last_progress_ms;
@@ -270,6 +280,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
                        curl_off_t ulnow)
 {
     xfer *x = ud;
+    if (x->client && x->client->cancelled && x->client->cancelled(x->client->cancel_ud)) {
+        x->cancelled = true;
+        return 1;
+    }
     int64_t now = mono_ms();
     if (x->last_progress_ms == 0 || dlnow != x->last_now) {
         x->last_now = dlnow;
@@ -294,6 +308,7 @@ static void xfer_reset(xfer *x)
     x->last_now = 0;
     x->last_progress_ms = 0;
     x->stalled = false;
+    x->cancelled = false;
     if (x->dg) {
         digester_free(x->dg);
         x->dg = digester_new();
@@ -695,6 +710,7 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
             curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
             curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
             x->stall_s = c->to.stall_s;
+            x->client = c;
             curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
             curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
             curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -715,6 +731,9 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
             const char *cerr = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
+            if (rc == CURLE_ABORTED_BY_CALLBACK && x->cancelled)
+                return cric_err_set(err, CRIC_ERR_CANCELLED, "%s: pull cancelled by the caller",
+                                    c->name);
             if (rc == CURLE_WRITE_ERROR && x->too_big)
                 return cric_err_set(err, CRIC_ERR_INVALID,
                                     "%s: %s from %s is larger than expected (%lld bytes)",

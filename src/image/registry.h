@@ -38,6 +38,8 @@ void registry_global_init(void);
 int reg_client_new(const cric_config *cfg, const image_ref *ref, const reg_auth *auth,
                    const reg_timeouts *to, reg_client **out, cric_err *err);
 void reg_client_free(reg_client *c);
+/* Transfers poll cancelled(ud) and stop with CANCELLED once it is true. */
+void reg_client_set_cancel(reg_client *c, bool (*cancelled)(void *ud), void *ud);
 
 /* Fetches the manifest (tag or digest) into *body (caller frees), its
  * Content-Type and its digest (sha256 of the body). A digest reference is

@@ -83,3 +83,26 @@ def test_stalled_layer_fails_clearly(registry, make_daemon, pb):
         assert [x for x in os.listdir(os.path.join(d.root, "layers")) if x.startswith(".tmp")] == []
     finally:
         proxy.stop()
+
+
+def test_caller_deadline_cancels_the_pull(registry, make_daemon, pb):
+    layer = Layer().file("big", os.urandom(1 << 20)).finish("none")
+    registry.push("cancel", ["latest"], [layer])
+    proxy = StallingProxy(registry.host, sha(layer[1]), stall_s=20)
+    try:
+        d = make_daemon()  # default stall timeout: 30 s, longer than this test
+        try:
+            d.image().PullImage(pb.PullImageRequest(
+                image=pb.ImageSpec(image=proxy.host + "/cancel:latest")), timeout=1.5)
+            raise AssertionError("pull through a stalling registry succeeded")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "pull cancelled by the caller" not in d.log():
+            time.sleep(0.1)
+        assert "pull cancelled by the caller" in d.log()
+        time.sleep(0.3)
+        assert os.listdir(os.path.join(d.root, "layers")) == []
+        assert proxy.stalls == 1  # not retried
+    finally:
+        proxy.stop()
