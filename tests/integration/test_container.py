@@ -267,6 +267,26 @@ def test_command_env_workdir_merging(crun_env, pb):
     assert st.exit_code == 7 and st.reason == "Error"
 
 
+def test_pid_namespace_pod_and_target(crun_env, pb):
+    e = crun_env
+    sleeper = ["sh", "-c", "exec sleep 1000"]
+    # POD: the containers of the pod share one PID namespace
+    sid = e.pod(pid=pb.POD)
+    a = e.run(sid, e.config("a", sleeper))
+    r = e.exec(a, ["ps", "-o", "args"])
+    assert b"sleep 1000" in r.stdout
+    _, out = e.output(sid, e.config("b", ["ps", "-o", "args"]))
+    assert any("sleep 1000" in l for l in out)
+    # TARGET: a container in another container's PID namespace
+    sid2 = e.pod()
+    t = e.run(sid2, e.config("t", sleeper))
+    sc = pb.LinuxContainerSecurityContext(namespace_options=pb.NamespaceOption(
+        pid=pb.TARGET, target_id=t))
+    _, out = e.output(sid2, e.config("u", ["ps", "-o", "args"],
+                                     linux=pb.LinuxContainerConfig(security_context=sc)))
+    assert any("sleep 1000" in l for l in out)
+
+
 def test_users_and_groups(crun_env, pb):
     e = crun_env
     sid = e.pod()
