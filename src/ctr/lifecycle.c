@@ -191,14 +191,22 @@ int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
         return cric_err_prefix(err, "container %s: remove", r->id);
     if (image_release(s->images, r->id, &e) < 0)
         log_warn("ctr", "container %s: release image: %s", r->id, e.msg);
+    /* removed first: a late write of the record (the exit watcher) is then
+     * skipped and cannot bring the row back after the delete */
+    pthread_mutex_lock(&s->mu);
+    bool was_removed = r->removed;
+    r->removed = true;
+    pthread_mutex_unlock(&s->mu);
     if (ctr_unpersist(s, r, &e) < 0) {
+        pthread_mutex_lock(&s->mu);
+        r->removed = was_removed;
+        pthread_mutex_unlock(&s->mu);
         if (err)
             *err = e;
         return -1;
     }
     pthread_mutex_lock(&s->mu);
-    if (!r->removed)
-        ctr_table_del(s, r);
+    ctr_table_del(s, r); /* no-op when it is not in the table */
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
