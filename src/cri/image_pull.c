@@ -30,6 +30,7 @@ static rpc_code impl_pull_image(cri_ctx *c, const void *rq, void *rs, rpc_status
         auth.auth = req->auth->auth;
         auth.identity_token = req->auth->identity_token;
         auth.registry_token = req->auth->registry_token;
+        auth.server_address = req->auth->server_address;
     }
     json_t *ann = json_object();
     for (size_t i = 0; req->image && i < req->image->n_annotations; i++)

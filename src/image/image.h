@@ -66,6 +66,7 @@ typedef struct image_auth {
     const char *auth; /* base64 "user:password" */
     const char *identity_token;
     const char *registry_token;
+    const char *server_address; /* when set, the credentials are for this registry only */
 } image_auth;
 
 /* Pulls ref (normalised) and records it; id receives the image id. Two pulls

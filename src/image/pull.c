@@ -199,6 +199,7 @@ static int pull(image_service *s, const char *refstr, const image_auth *auth,
         ra.password = auth->password;
         ra.identity_token = auth->identity_token;
         ra.registry_token = auth->registry_token;
+        ra.server_address = auth->server_address;
         if ((!ra.username || !*ra.username) && auth->auth && *auth->auth) {
             if (decode_auth(auth->auth, &user, &pass, err) < 0)
                 return cric_err_prefix(err, "pull %s: ", refstr);

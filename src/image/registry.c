@@ -36,6 +36,8 @@ struct reg_client {
     char repo[REF_NAME_MAX + 1];
     char name[2 * REF_NAME_MAX + 2];
     char *username, *password, *identity_token, *registry_token;
+    char cred_host[300]; /* "" = credentials for every endpoint */
+    char domain[REF_NAME_MAX + 1];
     reg_timeouts to;
     endpoint eps[CRIC_MAX_MIRRORS + 1];
     size_t n_eps;
@@ -46,10 +48,23 @@ struct reg_client {
     void *cancel_ud;
 };
 
+static bool creds_for(const reg_client *c, const endpoint *ep);
+
 void reg_client_set_cancel(reg_client *c, bool (*cancelled)(void *ud), void *ud)
 {
     c->cancelled = cancelled;
     c->cancel_ud = ud;
+}
+
+/* "https://index.docker.io/v1/" -> "docker.io"; "host:5000/x" -> "host:5000". */
+static void normalise_host(const char *in, char *out, size_t n)
+{
+    const char *p = strstr(in, "://");
+    p = p ? p + 3 : in;
+    size_t l = strcspn(p, "/");
+    snprintf(out, n, "%.*s", (int)l, p);
+    if (strcmp(out, "index.docker.io") == 0 || strcmp(out, "registry-1.docker.io") == 0)
+        snprintf(out, n, "docker.io");
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -145,6 +160,9 @@ int reg_client_new(const cric_config *cfg, const image_ref *ref, const reg_auth 
         c->registry_token =
             auth->registry_token && *auth->registry_token ? strdup(auth->registry_token) : NULL;
     }
+    snprintf(c->domain, sizeof(c->domain), "%s", ref->domain);
+    if (auth && auth->server_address && *auth->server_address)
+        normalise_host(auth->server_address, c->cred_host, sizeof(c->cred_host));
     c->to = *to;
     if (c->to.attempts == 0)
         c->to.attempts = 1;
@@ -180,6 +198,8 @@ int reg_client_new(const cric_config *cfg, const image_ref *ref, const reg_auth 
     snprintf(up->base, sizeof(up->base), "%s://%s/v2", up->plain_http ? "http" : "https", host);
     if (c->registry_token) {
         for (size_t i = 0; i < c->n_eps; i++) {
+            if (!creds_for(c, &c->eps[i]))
+                continue;
             char *h = malloc(AUTH_HDR_MAX);
             snprintf(h, AUTH_HDR_MAX, "Authorization: Bearer %s", c->registry_token);
             c->eps[i].auth_header = h;
@@ -187,6 +207,17 @@ int reg_client_new(const cric_config *cfg, const image_ref *ref, const reg_auth 
     }
     *out = c;
     return 0;
+}
+
+/* Whether the caller's credentials may be sent to ep (AuthConfig's
+ * server_address names the registry they belong to). */
+static bool creds_for(const reg_client *c, const endpoint *ep)
+{
+    if (!c->cred_host[0])
+        return true;
+    char h[300];
+    normalise_host(ep->upstream ? c->domain : ep->host, h, sizeof(h));
+    return strcmp(h, c->cred_host) == 0;
 }
 
 void reg_client_free(reg_client *c)
@@ -516,7 +547,9 @@ static int fetch_token(reg_client *c, const endpoint *ep, const char *challenge,
     size_t ulen = strlen(realm) + strlen(es) + strlen(esc) + 32;
     _cleanup_free_ char *url = malloc(ulen);
     _cleanup_free_ char *form = NULL;
-    if (c->identity_token) {
+    bool mine = creds_for(c, ep);
+    const char *user = mine ? c->username : NULL;
+    if (mine && c->identity_token) {
         char *rt = curl_easy_escape(h, c->identity_token, 0);
         size_t fl = strlen(es) + strlen(esc) + strlen(rt) + 96;
         form = malloc(fl);
@@ -542,8 +575,8 @@ static int fetch_token(reg_client *c, const endpoint *ep, const char *challenge,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     if (form)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-    else if (c->username) {
-        curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
+    else if (user) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, user);
         curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     }
@@ -559,8 +592,7 @@ static int fetch_token(reg_client *c, const endpoint *ep, const char *challenge,
         free(x.mem);
         return cric_err_set(err, CRIC_ERR_PERMISSION,
                             "registry %s: authentication failed%s%s: token server answered %ld",
-                            ep->host, c->username ? " for user " : "",
-                            c->username ? c->username : "", code);
+                            ep->host, user ? " for user " : "", user ? user : "", code);
     }
     if (code != 200) {
         free(x.mem);
@@ -598,7 +630,7 @@ static int authenticate(reg_client *c, endpoint *ep, const char *challenge, cric
         explicit_bzero(tok, strlen(tok));
         free(tok);
     } else if (strncasecmp(challenge, "Basic", 5) == 0) {
-        if (!c->username) {
+        if (!c->username || !creds_for(c, ep)) {
             free(hdr);
             return cric_err_set(err, CRIC_ERR_PERMISSION,
                                 "registry %s: authentication required (Basic) and no credentials "
@@ -791,8 +823,10 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
                 } else {
                     cric_err_set(&last, CRIC_ERR_PERMISSION,
                                  "%s: registry %s: unauthorized%s%s (401)", c->name, ep->host,
-                                 c->username ? ": credentials rejected for user " : "",
-                                 c->username ? c->username : "");
+                                 c->username && creds_for(c, ep)
+                                     ? ": credentials rejected for user "
+                                     : "",
+                                 c->username && creds_for(c, ep) ? c->username : "");
                 }
                 break;
             }

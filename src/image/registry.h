@@ -21,6 +21,7 @@ typedef struct reg_auth {
     const char *password;
     const char *identity_token; /* OAuth2 refresh token */
     const char *registry_token; /* bearer token used as is */
+    const char *server_address; /* when set, the credentials go to this registry only */
 } reg_auth;
 
 typedef struct reg_timeouts {

@@ -46,6 +46,12 @@ def test_tls_and_basic_auth(secure_registry, registry, make_daemon, pb):
                  ["authentication required", "no credentials"])
     expect_error(d, pb, ref, grpc.StatusCode.PERMISSION_DENIED,
                  ["credentials rejected for user alice"], username="alice", password="wrong")
+    # Credentials meant for another registry are not sent here.
+    expect_error(d, pb, ref, grpc.StatusCode.PERMISSION_DENIED, ["no credentials"],
+                 username="alice", password="s3cret", server_address="other.example.com")
+    assert pull(d, pb, ref, username="alice", password="s3cret",
+                server_address="https://%s/v2/" % r.host) == want
+    d.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=ref)))
     assert pull(d, pb, ref, username="alice", password="s3cret") == want
     img = d.image().ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=ref))).image
     assert img.id == want
