@@ -17,8 +17,8 @@ static rpc_code impl_image_status(cri_ctx *c, const void *rq, void *rs, rpc_stat
     resp->image = cri_image(c->arena, info);
     if (req->verbose) {
         json_t *j = json_pack("{s:s, s:s, s:O, s:O}", "id", info->id, "manifestDigest",
-                              info->manifest_digest, "imageSpec", info->image_config,
-                              "annotations", info->annotations);
+                              info->manifest_digest, "imageSpec", info->image_config, "annotations",
+                              info->annotations);
         char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         Runtime__V1__ImageStatusResponse__InfoEntry *e =

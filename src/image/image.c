@@ -167,7 +167,8 @@ static int resolve_id(image_service *s, const char *ref, char id[IMGSTORE_ID_MAX
                 size_t rl = strlen(repo);
                 if (strcmp(rec->manifest_digest, r.digest) == 0) {
                     for (size_t j = 0; j < rec->n_tags + rec->n_digests && !found; j++) {
-                        const char *x = j < rec->n_tags ? rec->tags[j] : rec->digests[j - rec->n_tags];
+                        const char *x =
+                            j < rec->n_tags ? rec->tags[j] : rec->digests[j - rec->n_tags];
                         if (strncmp(x, repo, rl) == 0 && (x[rl] == ':' || x[rl] == '@'))
                             found = true;
                     }
@@ -379,8 +380,7 @@ int image_release(image_service *s, const char *holder, cric_err *err)
 
 /* Sums blocks and inodes below dirfd/name without following symlinks or
  * crossing into other filesystems. */
-static void du_at(int at, const char *name, dev_t dev, int depth, uint64_t *bytes,
-                  uint64_t *inodes)
+static void du_at(int at, const char *name, dev_t dev, int depth, uint64_t *bytes, uint64_t *inodes)
 {
     struct stat st;
     if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)

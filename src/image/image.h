@@ -75,13 +75,11 @@ typedef struct image_auth {
 typedef bool (*image_cancel_fn)(void *ud);
 /* cancelled (may be NULL) is polled during transfers: once it returns true
  * the pull stops with CANCELLED (a caller that went away). */
-int image_pull(image_service *s, const char *ref, const image_auth *auth,
-               const json_t *annotations, image_cancel_fn cancelled, void *cancel_ud, char id[80],
-               cric_err *err);
+int image_pull(image_service *s, const char *ref, const image_auth *auth, const json_t *annotations,
+               image_cancel_fn cancelled, void *cancel_ud, char id[80], cric_err *err);
 
 /* All images, or the one filter names (none when it names nothing). */
-int image_list(image_service *s, const char *filter, image_info ***out, size_t *n,
-               cric_err *err);
+int image_list(image_service *s, const char *filter, image_info ***out, size_t *n, cric_err *err);
 void image_info_list_free(image_info **v, size_t n);
 
 /* Removes the image ref names with all its tags; absent is success. Layers

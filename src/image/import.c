@@ -46,8 +46,8 @@ static int read_rel(int dirfd, const char *rel, size_t max, const char *digest, 
         return cric_err_errno(err, errno, "import: open %.300s", rel);
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max)
-        return cric_err_set(err, CRIC_ERR_INVALID, "import: %.300s: not a file of at most %zu bytes",
-                            rel, max);
+        return cric_err_set(err, CRIC_ERR_INVALID,
+                            "import: %.300s: not a file of at most %zu bytes", rel, max);
     char *buf = malloc((size_t)st.st_size + 1);
     if (!buf)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "import: out of memory");
@@ -192,7 +192,8 @@ static int commit_one(image_service *s, import_src *src, const oci_manifest *m,
         return -1;
     if (content_put(s, m->config.digest, config, clen, err) < 0)
         return -1;
-    char tag[2 * REF_NAME_MAX + REF_TAG_MAX + 4] = "", dig[2 * REF_NAME_MAX + REF_DIGEST_MAX + 4] = "";
+    char tag[2 * REF_NAME_MAX + REF_TAG_MAX + 4] = "",
+                                              dig[2 * REF_NAME_MAX + REF_DIGEST_MAX + 4] = "";
     image_ref ref;
     bool named = name && *name && ref_parse(name, &ref, NULL) == 0;
     if (named) {
@@ -295,8 +296,7 @@ static int import_oci(image_service *s, import_src *src, char ***ids, size_t *n,
     return rc;
 }
 
-static int import_docker(image_service *s, import_src *src, char ***ids, size_t *n,
-                         cric_err *err)
+static int import_docker(image_service *s, import_src *src, char ***ids, size_t *n, cric_err *err)
 {
     _cleanup_free_ char *body = NULL;
     size_t len;

@@ -74,8 +74,7 @@ void pins_drop(image_service *s, char **chains, size_t n)
     pthread_mutex_unlock(&s->mu);
 }
 
-int content_put(image_service *s, const char *digest, const void *data, size_t len,
-                cric_err *err)
+int content_put(image_service *s, const char *digest, const void *data, size_t len, cric_err *err)
 {
     char got[DIGEST_STR_LEN + 1];
     digest_buf(data, len, got);

@@ -119,8 +119,9 @@ int manifest_parse(const json_t *doc, oci_manifest *out, cric_err *err)
         }
         out->n_layers++;
         if (!media_type_is_layer(l->desc.media_type, &l->comp)) {
-            cric_err_set(err, CRIC_ERR_UNIMPLEMENTED, "manifest: layer %s: unsupported media type %s",
-                         l->desc.digest, l->desc.media_type[0] ? l->desc.media_type : "(none)");
+            cric_err_set(err, CRIC_ERR_UNIMPLEMENTED,
+                         "manifest: layer %s: unsupported media type %s", l->desc.digest,
+                         l->desc.media_type[0] ? l->desc.media_type : "(none)");
             manifest_free(out);
             return -1;
         }
@@ -216,7 +217,8 @@ int index_select(const json_t *doc, const oci_platform *want, oci_desc *out, cri
                              seen_len ? ", " : "", os, arch, variant ? "/" : "",
                              variant ? variant : "");
             if (w > 0)
-                seen_len = seen_len + (size_t)w >= sizeof(seen) ? sizeof(seen) - 1 : seen_len + (size_t)w;
+                seen_len =
+                    seen_len + (size_t)w >= sizeof(seen) ? sizeof(seen) - 1 : seen_len + (size_t)w;
         }
         int score = platform_score(want, os, arch, variant);
         if (score <= best)

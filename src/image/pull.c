@@ -208,7 +208,8 @@ static int pull(image_service *s, const char *refstr, const image_auth *auth,
         }
     }
     reg_timeouts to = {.connect_s = 15,
-                       .stall_s = s->cfg->image_stall_timeout_s ? s->cfg->image_stall_timeout_s : 30,
+                       .stall_s =
+                           s->cfg->image_stall_timeout_s ? s->cfg->image_stall_timeout_s : 30,
                        .request_s = 120,
                        .attempts = 3};
     __attribute__((cleanup(reg_client_freep))) reg_client *rc = NULL;
@@ -285,7 +286,8 @@ static int pull(image_service *s, const char *refstr, const image_auth *auth,
         return -1;
     }
 
-    char tag_ref[2 * REF_NAME_MAX + REF_TAG_MAX + 4], dig_ref[2 * REF_NAME_MAX + REF_DIGEST_MAX + 4];
+    char tag_ref[2 * REF_NAME_MAX + REF_TAG_MAX + 4],
+        dig_ref[2 * REF_NAME_MAX + REF_DIGEST_MAX + 4];
     ref_tagged(&ref, tag_ref, sizeof(tag_ref));
     ref_with_digest(&ref, top_digest, dig_ref, sizeof(dig_ref));
     char *tags[1] = {tag_ref}, *digests[1] = {dig_ref};
@@ -314,9 +316,8 @@ static int pull(image_service *s, const char *refstr, const image_auth *auth,
     return r;
 }
 
-int image_pull(image_service *s, const char *ref, const image_auth *auth,
-               const json_t *annotations, image_cancel_fn cancelled, void *cancel_ud, char id[80],
-               cric_err *err)
+int image_pull(image_service *s, const char *ref, const image_auth *auth, const json_t *annotations,
+               image_cancel_fn cancelled, void *cancel_ud, char id[80], cric_err *err)
 {
     if (pull(s, ref, auth, annotations, cancelled, cancel_ud, id, err) == 0)
         return 0;

@@ -534,8 +534,8 @@ static int fetch_token(reg_client *c, const endpoint *ep, const char *challenge,
         return cric_err_set(err, CRIC_ERR_UNAVAILABLE,
                             "registry %s: Bearer challenge without a realm", ep->host);
     if (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0)
-        return cric_err_set(err, CRIC_ERR_UNAVAILABLE, "registry %s: token realm %.200s is not http(s)",
-                            ep->host, realm);
+        return cric_err_set(err, CRIC_ERR_UNAVAILABLE,
+                            "registry %s: token realm %.200s is not http(s)", ep->host, realm);
     challenge_param(challenge, "service", service, sizeof(service));
     if (!challenge_param(challenge, "scope", scope, sizeof(scope)))
         snprintf(scope, sizeof(scope), "repository:%s:pull", c->repo);
@@ -553,8 +553,9 @@ static int fetch_token(reg_client *c, const endpoint *ep, const char *challenge,
         char *rt = curl_easy_escape(h, c->identity_token, 0);
         size_t fl = strlen(es) + strlen(esc) + strlen(rt) + 96;
         form = malloc(fl);
-        snprintf(form, fl, "grant_type=refresh_token&client_id=cric&service=%s&scope=%s&refresh_token=%s",
-                 es, esc, rt);
+        snprintf(form, fl,
+                 "grant_type=refresh_token&client_id=cric&service=%s&scope=%s&refresh_token=%s", es,
+                 esc, rt);
         curl_free(rt);
         snprintf(url, ulen, "%s", realm);
     } else {
@@ -768,8 +769,8 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
                                     c->name);
             if (rc == CURLE_WRITE_ERROR && x->too_big)
                 return cric_err_set(err, CRIC_ERR_INVALID,
-                                    "%s: %s from %s is larger than expected (%lld bytes)",
-                                    c->name, what_kind(path), ep->host, (long long)x->expect);
+                                    "%s: %s from %s is larger than expected (%lld bytes)", c->name,
+                                    what_kind(path), ep->host, (long long)x->expect);
             if (rc == CURLE_WRITE_ERROR && x->write_errno)
                 return cric_err_errno(err, x->write_errno, "%s: %s from %s: consumer", c->name,
                                       what_kind(path), ep->host);
@@ -803,8 +804,7 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
                 else
                     cric_err_set(&last, CRIC_ERR_UNAVAILABLE, "%s: registry %s: %s", c->name,
                                  ep->host, cerr);
-                if ((transient_curl(rc) || x->stalled) && ++attempt < c->to.attempts &&
-                    !x->wrote) {
+                if ((transient_curl(rc) || x->stalled) && ++attempt < c->to.attempts && !x->wrote) {
                     backoff(attempt - 1);
                     continue;
                 }
@@ -821,18 +821,17 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
                     last = aerr;
                     cric_err_prefix(&last, "%s: ", c->name);
                 } else {
-                    cric_err_set(&last, CRIC_ERR_PERMISSION,
-                                 "%s: registry %s: unauthorized%s%s (401)", c->name, ep->host,
-                                 c->username && creds_for(c, ep)
-                                     ? ": credentials rejected for user "
-                                     : "",
-                                 c->username && creds_for(c, ep) ? c->username : "");
+                    cric_err_set(
+                        &last, CRIC_ERR_PERMISSION, "%s: registry %s: unauthorized%s%s (401)",
+                        c->name, ep->host,
+                        c->username && creds_for(c, ep) ? ": credentials rejected for user " : "",
+                        c->username && creds_for(c, ep) ? c->username : "");
                 }
                 break;
             }
             if (code == 404) {
-                cric_err_set(&last, CRIC_ERR_NOT_FOUND, "%s: %s not found on registry %s",
-                             c->name, what_kind(path), ep->host);
+                cric_err_set(&last, CRIC_ERR_NOT_FOUND, "%s: %s not found on registry %s", c->name,
+                             what_kind(path), ep->host);
                 break;
             }
             if (code == 403) {
@@ -878,14 +877,14 @@ int reg_get_manifest(reg_client *c, const char *reference, char **body, size_t *
     char path[REF_NAME_MAX + REF_TAG_MAX + 96];
     snprintf(path, sizeof(path), "/%s/manifests/%s", c->repo, reference);
     xfer x = {.fd = -1, .expect = -1, .mem_max = MANIFEST_MAX_BYTES};
-    const char *accept = MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST;
+    const char *accept =
+        MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST;
     if (request(c, path, accept, &x, true, err) < 0) {
         free(x.mem);
         return -1;
     }
     if (!x.mem) {
-        return cric_err_set(err, CRIC_ERR_INVALID, "%s: empty manifest for %s", c->name,
-                            reference);
+        return cric_err_set(err, CRIC_ERR_INVALID, "%s: empty manifest for %s", c->name, reference);
     }
     digest_buf(x.mem, x.mem_len, digest);
     if (strncmp(reference, "sha256:", 7) == 0 && strcmp(reference, digest) != 0) {
@@ -912,8 +911,8 @@ static int verify_blob(reg_client *c, const oci_desc *d, xfer *x, cric_err *err)
                             "%s: blob %s: size mismatch: expected %lld bytes, got %llu", c->name,
                             d->digest, (long long)d->size, (unsigned long long)x->got);
     if (strcmp(got, d->digest) != 0)
-        return cric_err_set(err, CRIC_ERR_INVALID, "%s: blob %s: digest mismatch (got %s)",
-                            c->name, d->digest, got);
+        return cric_err_set(err, CRIC_ERR_INVALID, "%s: blob %s: digest mismatch (got %s)", c->name,
+                            d->digest, got);
     return 0;
 }
 

@@ -21,9 +21,9 @@ struct image_service {
     const cric_config *cfg;
     cric_db *db;
     char root[IMAGE_DIR_MAX];
-    char content_dir[IMAGE_DIR_MAX]; /* <root>/content/sha256 */
-    char tmp_dir[IMAGE_DIR_MAX];     /* <root>/content/tmp */
-    char layers_dir[IMAGE_DIR_MAX];  /* <root>/layers */
+    char content_dir[IMAGE_DIR_MAX];    /* <root>/content/sha256 */
+    char tmp_dir[IMAGE_DIR_MAX];        /* <root>/content/tmp */
+    char layers_dir[IMAGE_DIR_MAX];     /* <root>/layers */
     char containers_dir[IMAGE_DIR_MAX]; /* <root>/containers (usage only) */
     int layers_fd;
 
@@ -48,8 +48,7 @@ int image_service_open(image_service **out, const cric_config *cfg, cric_db *db,
 /* Produces a layer's compressed bytes into out_fd, verifying digest and size.
  * *wrote: some bytes reached out_fd. Retryable failures are UNAVAILABLE or
  * TIMEOUT. */
-typedef int (*layer_source_fn)(void *ud, const oci_desc *d, int out_fd, bool *wrote,
-                               cric_err *err);
+typedef int (*layer_source_fn)(void *ud, const oci_desc *d, int out_fd, bool *wrote, cric_err *err);
 
 /* Makes sure layers/<chain>/ exists, unpacking it from src when not; waits
  * when another pull is unpacking the same chain. Caller holds a pin on chain. */
@@ -60,8 +59,7 @@ void pins_add(image_service *s, char **chains, size_t n);
 void pins_drop(image_service *s, char **chains, size_t n);
 
 /* Stores a small verified blob under content/sha256. */
-int content_put(image_service *s, const char *digest, const void *data, size_t len,
-                cric_err *err);
+int content_put(image_service *s, const char *digest, const void *data, size_t len, cric_err *err);
 
 /* Common tail of pull and import: chain ids from the config, layers ensured
  * (in parallel, bounded), the record committed. tags/digests are full refs. */

@@ -109,7 +109,7 @@ typedef struct unpacker {
     struct dir_time {
         char *path;
         struct timespec t[2];
-    } *dirs;
+    } * dirs;
     size_t n_dirs, cap_dirs;
     char buf[64 * 1024];
 } unpacker;
@@ -438,8 +438,8 @@ static int do_entry(unpacker *u, struct archive *ar, struct archive_entry *e, cr
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
-        dev_t dev = type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e),
-                                                   archive_entry_rdevminor(e));
+        dev_t dev =
+            type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
         if (mknodat(pfd, name, type | perm, dev) < 0)
             return cric_err_errno(err, errno, "layer %s: mknod %s", u->what, raw);
         /* Just created by us: not a symlink, so following is safe. */

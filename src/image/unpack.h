@@ -16,8 +16,8 @@
 #define UNPACK_PATH_MAX 4096
 
 typedef struct unpack_stats {
-    uint64_t bytes;  /* regular file bytes written */
-    uint64_t inodes; /* entries created */
+    uint64_t bytes;                   /* regular file bytes written */
+    uint64_t inodes;                  /* entries created */
     char diff_id[DIGEST_STR_LEN + 1]; /* sha256 of the uncompressed tar stream */
 } unpack_stats;
 

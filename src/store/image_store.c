@@ -61,8 +61,8 @@ static int put_locked(cric_db *db, const image_record *rec, const image_layer_ro
         db_prepare(db, "DELETE FROM image_layers WHERE image_id=?", &del, err) < 0 ||
         db_prepare(db, "INSERT INTO image_layers(image_id, idx, chain_id) VALUES(?,?,?)", &il,
                    err) < 0 ||
-        db_prepare(db, "INSERT OR REPLACE INTO image_refs(ref, image_id, kind) VALUES(?,?,?)",
-                   &rf, err) < 0)
+        db_prepare(db, "INSERT OR REPLACE INTO image_refs(ref, image_id, kind) VALUES(?,?,?)", &rf,
+                   err) < 0)
         return -1;
     for (size_t i = 0; i < n_layers; i++) {
         sqlite3_reset(li);

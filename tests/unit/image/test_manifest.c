@@ -49,15 +49,15 @@ static void kinds(void **state)
 static void parses_manifest(void **state)
 {
     (void)state;
-    json_t *j = load("{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST "\","
-                     "\"config\":{\"mediaType\":\"" MT_DOCKER_CONFIG "\",\"digest\":\"" D1
-                     "\",\"size\":100},"
-                     "\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\","
-                     "\"digest\":\"" D2 "\",\"size\":5},"
-                     "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D3
-                     "\",\"size\":7},"
-                     "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"" D4
-                     "\",\"size\":9}]}");
+    json_t *j = load(
+        "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST "\","
+        "\"config\":{\"mediaType\":\"" MT_DOCKER_CONFIG "\",\"digest\":\"" D1 "\",\"size\":100},"
+        "\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\","
+        "\"digest\":\"" D2 "\",\"size\":5},"
+        "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D3
+        "\",\"size\":7},"
+        "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"" D4
+        "\",\"size\":9}]}");
     oci_manifest m;
     cric_err err = {0};
     assert_int_equal(manifest_parse(j, &m, &err), 0);

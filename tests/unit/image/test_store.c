@@ -68,8 +68,13 @@ static void put_image(const char *config, const char *tag, char **chains, size_t
         mkdir(p, 0755);
     }
     char *tags[1] = {(char *)tag};
-    image_record rec = {.config_json = (char *)config, .annotations_json = "{}", .size = 1234,
-                        .chain_ids = chains, .n_layers = n, .tags = tags, .n_tags = tag ? 1 : 0};
+    image_record rec = {.config_json = (char *)config,
+                        .annotations_json = "{}",
+                        .size = 1234,
+                        .chain_ids = chains,
+                        .n_layers = n,
+                        .tags = tags,
+                        .n_tags = tag ? 1 : 0};
     snprintf(rec.id, sizeof(rec.id), "%s", id);
     cric_err err = {0};
     assert_int_equal(image_store_put(&db, &rec, rows, n, &err), 0);
@@ -82,8 +87,9 @@ static bool layer_exists(const char *chain)
     return access(p, F_OK) == 0;
 }
 
-#define CHAIN(c) "sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
-                 c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+#define CHAIN(c)                                                                                   \
+    "sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c  \
+        c c c c c c c c c c c c c c c c c c c c c c
 
 static void resolve_by_every_name(void **state)
 {

@@ -121,8 +121,8 @@ static int make_tar(const ent *ents, size_t n, const char *filter, char diff[DIG
     return fd;
 }
 
-static int unpack(const ent *ents, size_t n, const char *filter, unpack_stats *st,
-                  cric_err *err, char diff[DIGEST_STR_LEN + 1])
+static int unpack(const ent *ents, size_t n, const char *filter, unpack_stats *st, cric_err *err,
+                  char diff[DIGEST_STR_LEN + 1])
 {
     int fd = make_tar(ents, n, filter, diff);
     char p[300];
