@@ -34,7 +34,8 @@ def images(registry):
                           "WorkingDir": "/work"})
     registry.push("ctr-user", ["latest"], [bb, users], user="app")
     registry.push("ctr-uid", ["latest"], [bb, users], user="1000:2000")
-    registry.push("ctr-stopsig", ["latest"], [bb, users], config={"StopSignal": "SIGUSR1"})
+    registry.push("ctr-stopsig", ["latest"], [bb, users],
+                  config={"StopSignal": "SIGUSR1", "Volumes": {"/data": {}}})
     return {n: registry.ref(n + ":latest") for n in
             ("busybox", "ctr-entry", "ctr-user", "ctr-uid", "ctr-stopsig")}
 
@@ -265,6 +266,17 @@ def test_command_env_workdir_merging(crun_env, pb):
     assert out == ["img cfg n", "/work"]
     st, _ = e.output(sid, e.config("d", ["sh", "-c", "exit 7"]))
     assert st.exit_code == 7 and st.reason == "Error"
+    # an image volume is an empty writable dir; a missing host path becomes a directory
+    host = os.path.join(e.d.base, "hostdir", "sub")
+    st, out = e.output(sid, e.config("vol", ["sh", "-c", "ls -A /data; echo v > /data/f && "
+                                                        "echo h > /host/f && echo ok"],
+                                     image="ctr-stopsig", linux=pb.LinuxContainerConfig(
+                                         security_context=pb.LinuxContainerSecurityContext(
+                                             readonly_rootfs=True)),
+                                     mounts=[pb.Mount(container_path="/host", host_path=host)]))
+    assert out == ["ok"], st.message
+    assert open(os.path.join(host, "f")).read() == "h\n"
+    assert [m.host_path for m in st.mounts] == [host]
 
 
 def test_pid_namespace_pod_and_target(crun_env, pb):
