@@ -2,6 +2,7 @@
 (host network unless networking is the point), real crun and runc through
 cric-shim. Checks what the processes inside see, the CRI log files, status,
 list filters, ExecSync, stop grace periods, OOM kills and cleanup."""
+import concurrent.futures
 import json
 import sqlite3
 import subprocess
@@ -297,6 +298,30 @@ def test_pid_namespace_pod_and_target(crun_env, pb):
     _, out = e.output(sid2, e.config("u", ["ps", "-o", "args"],
                                      linux=pb.LinuxContainerConfig(security_context=sc)))
     assert any("sleep 1000" in l for l in out)
+
+
+def test_parallel_containers(crun_env, pb):
+    """Different containers proceed in parallel; the same one is serialised."""
+    e = crun_env
+    sid = e.pod()
+    before = our_mounts(e.d)
+
+    def one(i):
+        cid = e.run(sid, e.config("par%d" % i, ["sh", "-c", "while true; do sleep 0.1; done"]))
+        assert e.exec(cid, ["echo", str(i)]).stdout == b"%d\n" % i
+        return cid
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        ids = list(ex.map(one, range(8)))
+        assert len(e.rt.ListContainers(pb.ListContainersRequest()).containers) == 8
+        # concurrent stop and remove of the same containers
+        stops = [ex.submit(e.rt.StopContainer, pb.StopContainerRequest(container_id=c, timeout=0))
+                 for c in ids]
+        removes = [ex.submit(e.remove, c) for c in ids for _ in range(2)]
+        for f in stops + removes:
+            f.result()
+    assert len(e.rt.ListContainers(pb.ListContainersRequest()).containers) == 0
+    assert our_mounts(e.d) == before
 
 
 def test_users_and_groups(crun_env, pb):
