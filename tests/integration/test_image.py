@@ -233,3 +233,40 @@ def test_stream_images_matches_list(registry, daemon, pb):
     req.filter.image.image = registry.ref("multi:latest")
     got = [i.id for c in daemon.image().StreamImages(req, timeout=30) for i in c.images]
     assert got == [registry.images["multi"].id]
+
+
+def test_parallel_pulls_and_removes_keep_shared_layers_consistent(registry, daemon, pb):
+    """Pulls of images sharing a base layer race with removals of one of them;
+    afterwards every listed image still has all its layers on disk."""
+    refs = [registry.ref(r) for r in ["multi:latest", "busybox:latest", "multiarch:latest"]]
+    errors = []
+
+    def puller(ref):
+        try:
+            for _ in range(3):
+                pull(daemon, pb, ref)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    def remover():
+        try:
+            for _ in range(6):
+                daemon.image().RemoveImage(pb.RemoveImageRequest(
+                    image=pb.ImageSpec(image=registry.ref("busybox:latest"))))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    threads = [threading.Thread(target=puller, args=(r,)) for r in refs]
+    threads.append(threading.Thread(target=remover))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    # multi has 3 layers, busybox/multiarch share multi's base layer.
+    assert pull(daemon, pb, refs[0]) == registry.images["multi"].id
+    assert pull(daemon, pb, refs[1]) == registry.images["busybox"].id
+    assert len(layer_dirs(daemon)) == 3
+    daemon.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=refs[0])))
+    assert len(layer_dirs(daemon)) == 1  # the shared base stays for busybox
+    fs = os.path.join(daemon.root, "layers", layer_dirs(daemon)[0], "fs")
+    assert os.path.isfile(os.path.join(fs, "bin", "busybox"))
