@@ -68,9 +68,9 @@ def run_import(d, path):
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("kind", ["oci", "docker", "docker-gz"])
+@pytest.mark.parametrize("kind", ["oci", "oci-dir", "docker", "docker-gz"])
 def test_import_beside_running_daemon(daemon, pb, tmp_path, kind):
-    if kind == "oci":
+    if kind.startswith("oci"):
         data, want = oci_layout("example.com/app/imported:1")
         ref = "example.com/app/imported:1"
     else:
@@ -80,12 +80,17 @@ def test_import_beside_running_daemon(daemon, pb, tmp_path, kind):
             data = gzip.compress(data, compresslevel=1)
     path = tmp_path / "image.tar"
     path.write_bytes(data)
+    if kind == "oci-dir":
+        path = tmp_path / "layout"
+        path.mkdir()
+        with tarfile.open(fileobj=io.BytesIO(data)) as t:
+            t.extractall(path)
     out = run_import(daemon, str(path))
     assert out.returncode == 0, out.stderr
     assert want in out.stdout
     st = daemon.image().ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=ref))).image
     assert st.id == want
-    if kind != "oci":
+    if not kind.startswith("oci"):
         assert sorted(st.repo_tags) == ["docker.io/library/imported:latest",
                                         "docker.io/library/imported:v2"]
     assert os.listdir(os.path.join(daemon.root, "content", "tmp")) == []
