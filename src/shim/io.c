@@ -248,11 +248,6 @@ static void finish(struct shim *s)
     shim_log_flush(s);
     free(s->wbuf);
     s->wbuf = NULL;
-    if (s->log_fd >= 0) {
-        fsync(s->log_fd);
-        close(s->log_fd);
-        s->log_fd = -1;
-    }
     shim_write_exit(s);
     unlink(SHIM_SOCK_NAME);
     close(s->listen_fd);
@@ -262,6 +257,14 @@ static void finish(struct shim *s)
                : WIFSIGNALED(s->exit_status) ? 128 + WTERMSIG(s->exit_status)
                                              : 255;
     shim_clients_finish(s, code);
+    /* The log is complete (written above) before anyone learns of the exit;
+     * making it durable waits until the daemon's watcher has been told, so an
+     * exit reaches GetContainerEvents without a disk flush in between. */
+    if (s->log_fd >= 0) {
+        fsync(s->log_fd);
+        close(s->log_fd);
+        s->log_fd = -1;
+    }
     free(s->in_buf);
     s->in_buf = NULL;
 }
