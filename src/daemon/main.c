@@ -18,6 +18,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/signals.h"
 
 #define DEFAULT_CONFIG_PATH "/etc/cric/config.json"
 
@@ -254,6 +255,9 @@ static int run_daemon(cric_daemon *d)
 
 int main(int argc, char **argv)
 {
+    /* Start from default dispositions whatever the parent left ignored: they
+     * would be inherited by every shim, runtime, plugin and container. */
+    signals_reset_all();
     const char *command = NULL;
     if (argc > 1 && argv[1][0] != '-') {
         command = argv[1];

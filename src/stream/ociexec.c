@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "stream/ociexec.h"
+#include "util/signals.h"
 #include "util/cleanup.h"
 
 typedef struct oci_handle {
@@ -111,19 +112,6 @@ static long ms_now(void)
     return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* In the child: the daemon ignores SIGPIPE, and an ignored signal stays
- * ignored across exec, into the runtime and the user's process (`yes | head`
- * would never end). Only async-signal-safe calls. */
-static void reset_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &sa, NULL);
-}
-
 static bool wants_own_pty(const oci_exec_opts *o)
 {
     const char *base = strrchr(o->runtime, '/');
@@ -171,10 +159,9 @@ static int start_on_own_pty(const oci_exec_opts *o, oci_handle *h, stream_proc *
             _exit(127);
         if (dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0)
             _exit(127);
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        reset_signals();
+        /* The daemon ignores SIGPIPE; an ignored signal would stay ignored
+         * across exec into the runtime and the user's process. */
+        signals_reset_all();
         execv(o->runtime, argv);
         _exit(127);
     }
@@ -255,10 +242,9 @@ int oci_exec_start(const oci_exec_opts *o, stream_proc *out, cric_err *err)
         /* Only async-signal-safe calls between fork and exec. */
         if (dup2(fd0, 0) < 0 || dup2(fd1, 1) < 0 || dup2(fd2, 2) < 0)
             _exit(127);
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        reset_signals();
+        /* The daemon ignores SIGPIPE; an ignored signal would stay ignored
+         * across exec into the runtime and the user's process. */
+        signals_reset_all();
         execv(o->runtime, argv);
         _exit(127);
     }
