@@ -6,13 +6,18 @@
   exec      ExecSync(["true"]) in one running container, p50/p99
   list      ListContainers p50 with --list-count created containers in one pod
 
+  cpu       with --cpu-match REGEX: CPU time (user+sys, including reaped
+            children such as the OCI runtime) of the processes whose command
+            line matches, per ExecSync, over the exec phase
+
   bench/containers.py ENDPOINT --image REF [--count N] [--exec-count N]
-                      [--list-count N] [--label NAME]
+                      [--list-count N] [--label NAME] [--cpu-match REGEX]
 
 Prints one JSON object."""
 import argparse
 import atexit
 import json
+import re
 import os
 import shutil
 import sys
@@ -40,6 +45,25 @@ def pct(v, p):
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
 
 
+def cpu_ticks(pattern):
+    """utime+stime+cutime+cstime of every process whose cmdline matches."""
+    total = 0
+    rx = re.compile(pattern)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode(
+                errors="replace")
+            if not rx.search(cmd):
+                continue
+            f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in f[11:15])
+        except OSError:
+            continue
+    return total
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("endpoint")
@@ -49,6 +73,7 @@ def main():
     ap.add_argument("--list-count", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--label", default="")
+    ap.add_argument("--cpu-match", default="")
     a = ap.parse_args()
     stubs()
     import grpc
@@ -100,13 +125,19 @@ def main():
     cid = ctr(sid, pcfg, "exec", ["sleep", "3600"])
     rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=300)
     exec_ms = []
+    cpu0 = 0
     for i in range(a.warmup + a.exec_count):
+        if i == a.warmup and a.cpu_match:
+            cpu0 = cpu_ticks(a.cpu_match)
         t0 = time.perf_counter()
         r = rt.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["true"], timeout=10), timeout=60)
         t1 = time.perf_counter()
         assert r.exit_code == 0, r
         if i >= a.warmup:
             exec_ms.append((t1 - t0) * 1000)
+    cpu_ms = 0.0
+    if a.cpu_match:
+        cpu_ms = (cpu_ticks(a.cpu_match) - cpu0) * 1000.0 / os.sysconf("SC_CLK_TCK") / a.exec_count
     drop(sid)
 
     list_ms = []
@@ -127,6 +158,8 @@ def main():
            "start_p50_ms": round(pct(start_ms, 50), 1), "start_p99_ms": round(pct(start_ms, 99), 1),
            "exec_count": a.exec_count,
            "exec_p50_ms": round(pct(exec_ms, 50), 2), "exec_p99_ms": round(pct(exec_ms, 99), 2)}
+    if a.cpu_match:
+        out["exec_cpu_ms_per_call"] = round(cpu_ms, 2)
     if list_ms:
         out.update({"list_containers": a.list_count, "list_p50_ms": round(pct(list_ms, 50), 2)})
     print(json.dumps(out))
