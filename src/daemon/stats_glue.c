@@ -1,5 +1,6 @@
 /* Starts the stats service on the detected cgroup layout and the event bus,
  * and routes the pod service's lifecycle notifications to the bus. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ctr/ctr_observe.h"
@@ -15,6 +16,8 @@ static void pod_event(void *ctx, int type, const char *pod_id)
     cric_daemon *d = ctx;
     /* containerd's convention: sandbox events carry the sandbox id as container_id. */
     events_publish(d->events, (event_type)type, pod_id, pod_id);
+    if (type == EVENT_DELETED)
+        stats_forget(d->stats, pod_id, NULL); /* its CPU rate sample */
 }
 
 int daemon_stats_start(cric_daemon *d, cric_err *err)
@@ -40,6 +43,11 @@ static void ctr_event(void *ctx, int type, const char *ctr_id, const char *pod_i
 {
     cric_daemon *d = ctx;
     events_publish(d->events, (event_type)type, ctr_id, pod_id);
+    if (type == EVENT_DELETED) { /* its CPU rate sample and cached writable-layer usage */
+        char upper[4200];
+        snprintf(upper, sizeof(upper), "%s/containers/%s/upper", d->cfg.root, ctr_id);
+        stats_forget(d->stats, ctr_id, upper);
+    }
 }
 
 void daemon_stats_attach_ctrs(cric_daemon *d)
