@@ -530,7 +530,7 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, 
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            rc = cric_err_set(err, CRIC_ERR_INVALID, "layer %s: bad tar stream: %s", what,
+            rc = cric_err_set(err, CRIC_ERR_INVALID, "layer %s: rejected: bad tar stream: %s", what,
                               archive_error_string(inner));
             break;
         }

@@ -22,6 +22,11 @@ def ti(name, type_=tarfile.REGTYPE, linkname="", size=0):
     return t
 
 
+def pax(t, headers):
+    t.pax_headers = headers
+    return t
+
+
 @pytest.fixture
 def outside():
     d = "/tmp/cric-outside-" + uuid.uuid4().hex[:8]
@@ -55,6 +60,7 @@ def test_rejected_layers(registry, daemon, pb, outside):
         "hardlink-dotdot": lambda L: L.raw_entry(ti("h", tarfile.LNKTYPE, depth + "etc/passwd")),
         "oversized-header": lambda L: L.raw_entry(ti("a/" * 5000 + "x", size=1), b"x"),
         "long-component": lambda L: L.raw_entry(ti("b" * 300, size=1), b"x"),
+        "huge-pax-header": lambda L: L.raw_entry(pax(ti("f", size=1), {"comment": "x" * (8 << 20)}), b"x"),
     }
     for name, build in cases.items():
         img = registry.push("hostile-" + name, ["latest"], [busybox_layer_cached(), hostile(build)])
