@@ -123,6 +123,10 @@ Runtime__V1__ContainerStatus *cri_ctr_status(cri_arena *a, const ctr_info *c)
     runtime__v1__linux_container_user__init(s->user->linux);
     s->user->linux->uid = c->uid;
     s->user->linux->gid = c->gid;
+    s->user->linux->supplemental_groups = AR_ARRAY(a, int64_t, c->n_gids);
+    for (size_t i = 0; i < c->n_gids; i++)
+        s->user->linux->supplemental_groups[i] = c->gids[i];
+    s->user->linux->n_supplemental_groups = c->n_gids;
     return s;
 }
 

@@ -244,6 +244,13 @@ static int create_steps(ctr_service *s, ctr_rec *r, const pod_info *p, cric_err 
     r->stop_signal = x.stop_signal;
     r->uid = x.uid;
     r->gid = x.gid;
+    if (x.n_additional_gids) {
+        r->gids = malloc(x.n_additional_gids * sizeof(*r->gids));
+        if (r->gids) {
+            memcpy(r->gids, x.additional_gids, x.n_additional_gids * sizeof(*r->gids));
+            r->n_gids = x.n_additional_gids;
+        }
+    }
     pid_t pid = 0;
     int rc = make_log_path(r, p, err);
     if (rc == 0)

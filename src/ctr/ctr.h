@@ -78,6 +78,8 @@ typedef struct ctr_info {
     char message[256];
     int pid; /* init pid while created/running, else 0 */
     uint32_t uid, gid;
+    const uint32_t *gids; /* all groups of the first process, primary first */
+    size_t n_gids;
     /* current limits: the last UpdateContainerResources, else as created (NULL = none) */
     const Runtime__V1__LinuxContainerResources *resources;
     void *priv_;

@@ -33,6 +33,8 @@ typedef struct ctr_rec {
     char *wdir;   /* <root>/containers/<id> */
     int stop_signal;
     uint32_t uid, gid;
+    uint32_t *gids; /* primary first, then /etc/group and configured groups */
+    size_t n_gids;
     int64_t created_at;
 
     /* table lock */

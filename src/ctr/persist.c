@@ -30,6 +30,10 @@ static char *record_data(const ctr_rec *r)
     json_object_set_new(o, "stop_signal", json_integer(r->stop_signal));
     json_object_set_new(o, "uid", json_integer(r->uid));
     json_object_set_new(o, "gid", json_integer(r->gid));
+    json_t *gids = json_array();
+    for (size_t i = 0; i < r->n_gids; i++)
+        json_array_append_new(gids, json_integer(r->gids[i]));
+    json_object_set_new(o, "gids", gids);
     json_object_set_new(o, "started_at", json_integer(r->started_at));
     json_object_set_new(o, "finished_at", json_integer(r->finished_at));
     json_object_set_new(o, "exit_code", json_integer(r->exit_code));
@@ -139,6 +143,13 @@ static int load_row(void *arg, const container_row *row, cric_err *err)
     r->stop_signal = (int)jint(o, "stop_signal");
     r->uid = (uint32_t)jint(o, "uid");
     r->gid = (uint32_t)jint(o, "gid");
+    json_t *gids = json_object_get(o, "gids");
+    size_t ng = json_is_array(gids) ? json_array_size(gids) : 0;
+    if (ng && ng <= 65536 && (r->gids = calloc(ng, sizeof(*r->gids)))) {
+        for (size_t i = 0; i < ng; i++)
+            r->gids[i] = (uint32_t)json_integer_value(json_array_get(gids, i));
+        r->n_gids = ng;
+    }
     r->started_at = jint(o, "started_at");
     r->finished_at = jint(o, "finished_at");
     r->exit_code = (int)jint(o, "exit_code");

@@ -54,6 +54,7 @@ static void rec_free(ctr_rec *r)
     free(r->rootfs);
     free(r->wdir);
     json_decref(r->spec);
+    free(r->gids);
     ctr_resources_free(r);
     pthread_mutex_destroy(&r->op_mu);
     pthread_mutex_destroy(&r->spec_mu);
@@ -207,6 +208,8 @@ static void fill_info(ctr_rec *r, ctr_info *o)
     o->pid = r->pid;
     o->uid = r->uid;
     o->gid = r->gid;
+    o->gids = r->gids;
+    o->n_gids = r->n_gids;
     o->resources = ctr_resources_current(r);
     o->priv_ = r;
     r->refs++;

@@ -338,6 +338,7 @@ def test_users_and_groups(crun_env, pb):
                                      linux=pb.LinuxContainerConfig(security_context=sc)))
     assert out == ["uid=33 gid=44 groups=44,55"]
     assert st.user.linux.uid == 33 and st.user.linux.gid == 44
+    assert list(st.user.linux.supplemental_groups) == [44, 55]
 
 
 @pytest.mark.parametrize("handler", RUNTIMES)
