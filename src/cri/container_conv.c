@@ -116,6 +116,7 @@ Runtime__V1__ContainerStatus *cri_ctr_status(cri_arena *a, const ctr_info *c)
     }
     s->n_mounts = c->config->n_mounts;
     s->log_path = ar_strdup(a, c->log_path);
+    s->stop_signal = (Runtime__V1__Signal)c->stop_signal;
     s->resources = resources(a, c);
     s->user = AR_NEW(a, Runtime__V1__ContainerUser);
     runtime__v1__container_user__init(s->user);

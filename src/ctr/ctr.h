@@ -78,6 +78,7 @@ typedef struct ctr_info {
     char message[256];
     int pid; /* init pid while created/running, else 0 */
     uint32_t uid, gid;
+    int stop_signal;      /* CRI Signal enum value of the signal StopContainer sends first */
     const uint32_t *gids; /* all groups of the first process, primary first */
     size_t n_gids;
     /* current limits: the last UpdateContainerResources, else as created (NULL = none) */

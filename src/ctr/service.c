@@ -185,6 +185,15 @@ const char *ctr_runtime_for_handler(ctr_service *s, const char *handler, const c
 
 /* ------------------------------------------------------------------ snapshots */
 
+/* kernel signal number -> CRI Signal enum value (0 when unknown) */
+static int ctr_signal_to_cri(int sig)
+{
+    for (int i = 1; i <= 65; i++)
+        if (ctr_signal_from_cri(i) == sig)
+            return i;
+    return 0;
+}
+
 static void fill_info(ctr_rec *r, ctr_info *o)
 {
     memset(o, 0, sizeof(*o));
@@ -208,6 +217,7 @@ static void fill_info(ctr_rec *r, ctr_info *o)
     o->pid = r->pid;
     o->uid = r->uid;
     o->gid = r->gid;
+    o->stop_signal = ctr_signal_to_cri(r->stop_signal);
     o->gids = r->gids;
     o->n_gids = r->n_gids;
     o->resources = ctr_resources_current(r);

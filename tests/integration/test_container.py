@@ -399,6 +399,7 @@ def test_oom_killed_and_stop_grace(crun_env, pb):
     cid = e.run(sid, e.config("usr1", ["sh", "-c", "trap 'exit 42' USR1; while true; do "
                                                    "sleep 0.1; done"], image="ctr-stopsig"))
     time.sleep(0.3)
+    assert e.status(cid).status.stop_signal == pb.SIGNAL_SIGUSR1
     e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10))
     assert e.status(cid).status.exit_code == 42
 
