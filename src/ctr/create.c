@@ -340,7 +340,20 @@ int ctr_create(ctr_service *s, const char *pod_id, const Runtime__V1__ContainerC
     }
 
     pthread_mutex_lock(&r->op_mu);
-    if (create_steps(s, r, p, err) < 0) {
+    int rc2 = create_steps(s, r, p, err);
+    if (rc2 == 0) {
+        /* the pod may have been stopped meanwhile (its stop hook waits for
+         * this create through the operation lock, or has already run) */
+        pod_info *now = NULL;
+        cric_err e = {0};
+        if (pod_lookup(s->pods, r->pod_id, &now, &e) < 0 || !now->ready)
+            rc2 = cric_err_set(err, CRIC_ERR_PRECONDITION,
+                               "container %s: pod sandbox %s was stopped during the create",
+                               r->name, r->pod_id);
+        if (now)
+            pod_info_free(now);
+    }
+    if (rc2 < 0) {
         log_warn("ctr", "container %s (%s) in pod %s: create failed: %s", r->id, r->name, r->pod_id,
                  err->msg);
         cric_err e = {0};

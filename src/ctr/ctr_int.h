@@ -128,6 +128,10 @@ int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cri
 
 /* lifecycle.c */
 int ctr_kill_wait(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err);
+/* Stop/Remove of a record (ctr_stop/ctr_remove after the lookup); both take
+ * the operation lock, so they wait for a create in progress. */
+int ctr_stop_rec(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err);
+int ctr_remove_rec(ctr_service *s, ctr_rec *r, cric_err *err);
 /* Deletes everything of a container (runtime state, mounts, dirs, hold, row). */
 int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err);
 

@@ -148,13 +148,19 @@ int ctr_stop(ctr_service *s, const char *id, int64_t timeout_s, cric_err *err)
             *err = e;
         return -1;
     }
-    pthread_mutex_lock(&r->op_mu);
+    int rc = ctr_stop_rec(s, r, timeout_s, err);
+    ctr_rec_unref(s, r);
+    return rc;
+}
+
+int ctr_stop_rec(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err)
+{
+    pthread_mutex_lock(&r->op_mu); /* also waits for a create in progress */
     int rc = 0;
     int st = get_state(s, r);
     if (!r->removed && (st == CTR_CREATED || st == CTR_RUNNING))
         rc = ctr_kill_wait(s, r, timeout_s, err);
     pthread_mutex_unlock(&r->op_mu);
-    ctr_rec_unref(s, r);
     return rc;
 }
 
@@ -222,7 +228,14 @@ int ctr_remove(ctr_service *s, const char *id, cric_err *err)
             *err = e;
         return -1;
     }
-    pthread_mutex_lock(&r->op_mu);
+    int rc = ctr_remove_rec(s, r, err);
+    ctr_rec_unref(s, r);
+    return rc;
+}
+
+int ctr_remove_rec(ctr_service *s, ctr_rec *r, cric_err *err)
+{
+    pthread_mutex_lock(&r->op_mu); /* also waits for a create in progress */
     int rc = 0;
     if (!r->removed) {
         int st = get_state(s, r);
@@ -236,7 +249,6 @@ int ctr_remove(ctr_service *s, const char *id, cric_err *err)
         }
     }
     pthread_mutex_unlock(&r->op_mu);
-    ctr_rec_unref(s, r);
     return rc;
 }
 

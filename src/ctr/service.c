@@ -349,7 +349,7 @@ static int for_pod(ctr_service *s, const char *pod_id, bool remove, cric_err *er
     size_t k = 0;
     if (v)
         for (size_t i = 0; i < s->n; i++)
-            if (s->items[i]->state != CTR_CREATING && strcmp(s->items[i]->pod_id, pod_id) == 0) {
+            if (strcmp(s->items[i]->pod_id, pod_id) == 0) { /* also while being created */
                 v[k++] = s->items[i];
                 s->items[i]->refs++;
             }
@@ -359,7 +359,7 @@ static int for_pod(ctr_service *s, const char *pod_id, bool remove, cric_err *er
     int rc = 0;
     for (size_t i = 0; i < k; i++) {
         cric_err e = {0};
-        int r = remove ? ctr_remove(s, v[i]->id, &e) : ctr_stop(s, v[i]->id, 0, &e);
+        int r = remove ? ctr_remove_rec(s, v[i], &e) : ctr_stop_rec(s, v[i], 0, &e);
         if (r < 0 && rc == 0) {
             rc = -1;
             if (err)
