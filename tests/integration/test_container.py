@@ -47,6 +47,7 @@ class Env:
     def __init__(self, d, pb, images, handler):
         self.d, self.pb, self.images, self.handler = d, pb, images, handler
         self.rt = d.runtime()
+        self.pods = []
         self.logdir = os.path.join(d.base, "logs")
         for ref in images.values():
             d.image().PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=ref)), timeout=120)
@@ -62,9 +63,22 @@ class Env:
             hostname=name, log_directory=os.path.join(self.logdir, name),
             linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
                 namespace_options=ns, privileged=privileged)))
-        return self.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg,
-                                                             runtime_handler=self.handler),
-                                     timeout=60).pod_sandbox_id
+        sid = self.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg,
+                                                            runtime_handler=self.handler),
+                                    timeout=60).pod_sandbox_id
+        self.pods.append(sid)
+        return sid
+
+    def cleanup(self):
+        """Containers outlive the daemon by design: remove every pod (and with it
+        its containers, mounts and shims) before the daemon fixture stops."""
+        if self.d.proc is None or self.d.proc.poll() is not None:
+            return
+        rt = self.d.runtime()
+        for sid in self.pods:
+            rt.StopPodSandbox(self.pb.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=120)
+            rt.RemovePodSandbox(self.pb.RemovePodSandboxRequest(pod_sandbox_id=sid), timeout=120)
+        assert len(rt.ListContainers(self.pb.ListContainersRequest()).containers) == 0
 
     def config(self, name, cmd=None, args=None, image="busybox", **kw):
         pb = self.pb
@@ -136,14 +150,29 @@ def our_mounts(d):
                   if "/containers/" in l.split()[4] and d.state in l.split()[4])
 
 
+@pytest.fixture
+def make_env(make_daemon, pb, images):
+    """Factory: make_env(handler, daemon=None) -> Env; pods removed at the end."""
+    made = []
+
+    def factory(handler, d=None):
+        e = Env(d or make_daemon(), pb, images, handler)
+        made.append(e)
+        return e
+
+    yield factory
+    for e in made:
+        e.cleanup()
+
+
 @pytest.fixture(params=RUNTIMES)
-def env(request, make_daemon, pb, images):
-    return Env(make_daemon(), pb, images, request.param)
+def env(request, make_env):
+    return make_env(request.param)
 
 
 @pytest.fixture
-def crun_env(make_daemon, pb, images):
-    return Env(make_daemon(), pb, images, "crun")
+def crun_env(make_env):
+    return make_env("crun")
 
 
 def test_lifecycle_logs_exec_and_cleanup(env, pb):
@@ -342,8 +371,8 @@ def test_users_and_groups(crun_env, pb):
 
 
 @pytest.mark.parametrize("handler", RUNTIMES)
-def test_security_context(make_daemon, pb, images, handler):
-    e = Env(make_daemon(), pb, images, handler)
+def test_security_context(make_env, pb, handler):
+    e = make_env(handler)
     sid = e.pod(privileged=True)
     mount = ["sh", "-c", "mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo mounted"]
 
@@ -426,9 +455,9 @@ def test_duplicate_name_and_stopped_sandbox(crun_env, pb):
     assert our_mounts(e.d) == []
 
 
-def test_daemon_kill9_restart(make_daemon, pb, images):
-    d = make_daemon()
-    e = Env(d, pb, images, "crun")
+def test_daemon_kill9_restart(make_env, pb):
+    e = make_env("crun")
+    d = e.d
     sid = e.pod()
     running = e.run(sid, e.config("run", ["sh", "-c", "while true; do sleep 0.1; done"]))
     exits = e.run(sid, e.config("exits", ["sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.05; "
