@@ -21,6 +21,9 @@
 #include "util/fs.h"
 #include "util/log.h"
 
+/* How long the runtime gets to reap a killed exec process. */
+#define EXEC_REAP_GRACE_MS 2000
+
 #define EXEC_ARGS_MAX 4096
 #define DRAIN_AFTER_EXIT_MS 200
 
@@ -120,7 +123,11 @@ static int write_private(const char *path, const char *text, cric_err *err)
     return 0;
 }
 
-static void kill_exec(const char *pid_path, pid_t runtime_pid)
+/* Kills the exec'd process and lets the runtime reap it: the process is the
+ * runtime's child, and killed together with the runtime it would be handed to
+ * the container's init, which need not reap (a `sleep` zombie then stays
+ * visible in the container). The runtime is killed only if it lingers. */
+static void kill_exec(const char *pid_path, pid_t runtime_pid, int *status)
 {
     char *text = NULL;
     size_t len = 0;
@@ -131,7 +138,15 @@ static void kill_exec(const char *pid_path, pid_t runtime_pid)
             kill((pid_t)pid, SIGKILL);
     }
     free(text);
+    for (int waited_ms = 0; waited_ms < EXEC_REAP_GRACE_MS; waited_ms += 10) {
+        if (waitpid(runtime_pid, status, WNOHANG) == runtime_pid)
+            return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     kill(runtime_pid, SIGKILL);
+    while (waitpid(runtime_pid, status, 0) < 0 && errno == EINTR)
+        ;
 }
 
 static void join_args(char *buf, size_t size, char *const *argv, size_t argc)
@@ -263,9 +278,7 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
         }
     }
     if (timed_out) {
-        kill_exec(pid_path, pid);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
+        kill_exec(pid_path, pid, &status);
         pid = -1;
         char cmd[256];
         join_args(cmd, sizeof(cmd), argv, argc);
@@ -287,9 +300,8 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
     rc = 0;
 done:
     if (pid > 0) {
-        kill_exec(pid_path, pid);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+        int ignored;
+        kill_exec(pid_path, pid, &ignored);
     }
     if (pidfd >= 0)
         close(pidfd);

@@ -279,6 +279,20 @@ def test_lifecycle_logs_exec_and_cleanup(env, pb):
     assert os.listdir(os.path.join(e.d.root, "containers")) == []
 
 
+def test_exec_sync_timeout_leaves_no_process(env, pb):
+    """The timed-out process is reaped, not handed to a container init that
+    does not reap (`top`, as critest's "execSync with timeout" uses)."""
+    e = env
+    sid = e.pod()
+    cid = e.create(sid, e.config("top", ["top"], []))
+    e.rt.StartContainer(pb.StartContainerRequest(container_id=cid))
+    with pytest.raises(grpc.RpcError) as err:
+        e.exec(cid, ["sleep", "4321"], timeout=1)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    r = e.exec(cid, ["sh", "-c", "pgrep sleep || true"], timeout=10)
+    assert r.stdout.strip() == b"", r.stdout
+
+
 def test_command_env_workdir_merging(crun_env, pb):
     e = crun_env
     sid = e.pod()
