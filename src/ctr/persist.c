@@ -128,7 +128,7 @@ static int load_row(void *arg, const container_row *row, cric_err *err)
     r->created_at = row->created_at;
     r->config_len = row->config_len;
     r->config_bin = malloc(row->config_len ? row->config_len : 1);
-    if (r->config_bin)
+    if (r->config_bin && row->config_len)
         memcpy(r->config_bin, row->config, row->config_len);
     r->config = runtime__v1__container_config__unpack(NULL, row->config_len, row->config);
     r->image = jstr(o, "image");

@@ -32,7 +32,8 @@ static int collect(void *arg, const container_row *r, cric_err *err)
     snprintf(s->ids[s->n], 65, "%s", r->id);
     s->states[s->n] = r->state;
     s->config_len[s->n] = r->config_len;
-    memcpy(s->config[s->n], r->config, r->config_len < 16 ? r->config_len : 16);
+    if (r->config_len)
+        memcpy(s->config[s->n], r->config, r->config_len < 16 ? r->config_len : 16);
     snprintf(s->data[s->n], 64, "%s", r->data);
     s->n++;
     return 0;
