@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/cgroup_limits.h"
 #include "ctr/ctr_int.h"
 #include "ctr/ctr_observe.h"
 #include "ctr/spec_internal.h"
@@ -80,42 +81,14 @@ int ctr_stats_target_get(ctr_service *s, const ctr_info *c, ctr_stats_target *ou
 
 /* ---------------------------------------------------------------- update */
 
-static bool cpuset_ok(const char *s)
-{
-    if (strlen(s) > 1024)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || *p == ',' || *p == '-'))
-            return false;
-    return true;
-}
-
-static bool unified_key_ok(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > 255 || !strchr(k, '.') || strncmp(k, "cgroup.", 7) == 0)
-        return false;
-    for (const char *p = k; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'))
-            return false;
-    return true;
-}
-
 static int validate(const char *id, const Runtime__V1__LinuxContainerResources *r, cric_err *err)
 {
-    if (r->cpu_shares < 0 || r->cpu_quota < -1 || r->cpu_period < 0 ||
-        r->memory_limit_in_bytes < 0 || r->memory_swap_limit_in_bytes < -1)
-        return cric_err_set(err, CRIC_ERR_INVALID, "container %s: negative resource value", id);
-    if (r->cpu_period > 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
-        return cric_err_set(err, CRIC_ERR_INVALID,
-                            "container %s: cpu_period %lld is outside [1000, 1000000] us", id,
-                            (long long)r->cpu_period);
-    if (r->cpu_quota > 0 && r->cpu_quota < 1000)
-        return cric_err_set(err, CRIC_ERR_INVALID, "container %s: cpu_quota %lld is below 1000 us",
-                            id, (long long)r->cpu_quota);
-    if (r->cpu_shares > 262144)
-        return cric_err_set(err, CRIC_ERR_INVALID, "container %s: cpu_shares %lld above 262144", id,
-                            (long long)r->cpu_shares);
+    char what[96];
+    snprintf(what, sizeof(what), "container %s", id);
+    if (cgroup_cpu_check(what, r->cpu_shares, r->cpu_quota, r->cpu_period, err) < 0)
+        return -1;
+    if (r->memory_limit_in_bytes < 0 || r->memory_swap_limit_in_bytes < -1)
+        return cric_err_set(err, CRIC_ERR_INVALID, "container %s: negative memory value", id);
     if (r->memory_limit_in_bytes > 0 && r->memory_limit_in_bytes < (4 << 20))
         return cric_err_set(err, CRIC_ERR_INVALID, "container %s: memory limit %lld is below 4 MiB",
                             id, (long long)r->memory_limit_in_bytes);
@@ -127,13 +100,14 @@ static int validate(const char *id, const Runtime__V1__LinuxContainerResources *
         return cric_err_set(err, CRIC_ERR_INVALID,
                             "container %s: oom_score_adj %lld is outside [-1000, 1000]", id,
                             (long long)r->oom_score_adj);
-    if (!cpuset_ok(spec_str(r->cpuset_cpus)) || !cpuset_ok(spec_str(r->cpuset_mems)))
+    if (!cgroup_cpuset_valid(spec_str(r->cpuset_cpus)) ||
+        !cgroup_cpuset_valid(spec_str(r->cpuset_mems)))
         return cric_err_set(err, CRIC_ERR_INVALID, "container %s: invalid cpuset", id);
     if (r->n_unified > 256 || r->n_hugepage_limits > 16)
         return cric_err_set(err, CRIC_ERR_INVALID, "container %s: too many resource entries", id);
     for (size_t i = 0; i < r->n_unified; i++) {
         const char *k = spec_str(r->unified[i]->key), *v = spec_str(r->unified[i]->value);
-        if (!unified_key_ok(k) || strlen(v) > 4096 || strchr(v, '\n'))
+        if (!cgroup_unified_entry_valid(k, v))
             return cric_err_set(err, CRIC_ERR_INVALID,
                                 "container %s: invalid unified resource \"%.64s\"", id, k);
     }
