@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/signals.h"
 #include "ctr/ctr_int.h"
 #include "util/cleanup.h"
 
@@ -24,15 +25,7 @@ int ctr_spawn(const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid, cr
         int null = fd0 >= 0 ? fd0 : open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, 0) < 0 || dup2(fd1, 1) < 0 || dup2(fd2, 2) < 0)
             _exit(127);
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; sig++) /* the daemon ignores SIGPIPE */
-            if (sig != SIGKILL && sig != SIGSTOP)
-                sigaction(sig, &sa, NULL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        signals_reset_all(); /* the daemon ignores SIGPIPE */
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
