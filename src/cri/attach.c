@@ -1,15 +1,9 @@
-#include <stdlib.h>
-
-#include "cri/cri.h"
-#include "stream/stream.h"
+#include "cri/stream_url.h"
 
 static rpc_code impl_attach(cri_ctx *c, const void *rq, void *rs, rpc_status *st)
 {
     const Runtime__V1__AttachRequest *req = rq;
     Runtime__V1__AttachResponse *resp = rs;
-    cric_err err = {0};
-    if (!c->d->stream)
-        return rpc_status_set(st, RPC_UNAVAILABLE, "Attach: the streaming server is not running");
     stream_request r = {
         .kind = STREAM_ATTACH,
         .id = req->container_id,
@@ -18,12 +12,7 @@ static rpc_code impl_attach(cri_ctx *c, const void *rq, void *rs, rpc_status *st
         .stdout_ = req->stdout,
         .stderr_ = req->stderr,
     };
-    char *url = NULL;
-    if (stream_server_url(c->d->stream, &r, &url, &err) < 0)
-        return cri_status_from_err(&err, st);
-    resp->url = ar_strdup(c->arena, url);
-    free(url);
-    return RPC_OK;
+    return cri_stream_url(c, "Attach", &r, &resp->url, st);
 }
 
 CRI_UNARY_HANDLER(attach, runtime__v1__attach_request, runtime__v1__attach_response)
