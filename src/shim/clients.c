@@ -354,15 +354,18 @@ static bool client_read_raw(struct shim *s, struct shim_client *c)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return true;
     if (n <= 0) {
-        if (s->o.tty)
-            return false; /* the socketpair: the client is gone */
-        /* the client's stdin ended: it stays attached for output */
+        /* The client's stdin ended. As with containerd and the kubelet: with
+         * stdin_once and no tty the container's stdin closes and the client
+         * stays attached for the output; otherwise the attach ends here (the
+         * socketpair of a tty attach is half-closed or gone), and dropping
+         * the client applies stdin_once for the tty case. */
+        if (s->o.tty || !(c->flags & SHIM_ATTACH_STDIN) || !s->o.stdin_once)
+            return false;
         close(c->raw_in);
         c->raw_in = -1;
-        if ((c->flags & SHIM_ATTACH_STDIN) && !c->stdin_done) {
+        if (!c->stdin_done) {
             c->stdin_done = true;
-            if (s->o.stdin_once)
-                shim_close_stdin(s);
+            shim_close_stdin(s);
         }
         return true;
     }

@@ -509,7 +509,10 @@ static void start_done(uv_work_t *w, int status)
     bool ok = true;
     if (p->pty_fd >= 0) {
         int fd = dup(p->pty_fd); /* the pump owns its copy; pty_fd stays for resizes */
-        ok = fd >= 0 && pump_new(s, fd, out ? out : NULL, in, false, true) != NULL;
+        /* An attach tty is the shim's socketpair: the end of the client's
+         * stdin is a half-close the shim sees, and it ends the attach. */
+        bool sock = s->req->kind == STREAM_ATTACH;
+        ok = fd >= 0 && pump_new(s, fd, out ? out : NULL, in, sock, true) != NULL;
         if (ok && !out)
             s->pumps->has_out = true; /* drain output nobody reads */
     } else {

@@ -70,3 +70,79 @@ def test_attach_tty_resize(make):
         c.close()
     finally:
         s.stop()
+
+
+def test_attach_tty_stdin_end_detaches(make):
+    """The client's stdin ending ends a tty attach (as with containerd); the
+    container, without stdin_once, keeps running with its stdin open."""
+    ctr = make("crun", ["sh"], tty=True, stdin=True).run()
+    s = StreamTestServer("--shim", ctr.state)
+    try:
+        c, ids = attach(s, "iot", tty=True)
+        c.send(ids["stdin"], b"echo hel''lo\r")
+        assert c.wait(lambda: b"hello" in c.data(ids["stdout"]), 10), c.data(ids["stdout"])
+        c.close_stream(ids["stdin"])
+        assert c.wait_fin([ids["stdout"], ids["error"]], 10)
+        assert c.data(ids["error"]) == SUCCESS
+        c.close()
+        time.sleep(0.5)
+        assert not os.path.exists(os.path.join(ctr.state, "exit"))
+        # the shell still reads its terminal: a new attach drives it
+        c, ids = attach(s, "iot", tty=True)
+        c.send(ids["stdin"], b"exit 4\r")
+        assert c.wait_fin([ids["stdout"], ids["error"]], 15)
+        c.close()
+        assert ctr.wait_exit()["exit_code"] == 4
+    finally:
+        s.stop()
+
+
+def test_attach_tty_stdin_once_end_closes_container_stdin(make):
+    ctr = make("crun", ["sh", "-c", "cat; echo eof-seen; sleep 1"], tty=True, stdin=True,
+               stdin_once=True).run()
+    s = StreamTestServer("--shim", ctr.state)
+    try:
+        c, ids = attach(s, "iot", tty=True)
+        c.send(ids["stdin"], b"abc\r")
+        assert c.wait(lambda: c.data(ids["stdout"]).count(b"abc") >= 2, 10), c.data(ids["stdout"])
+        c.close_stream(ids["stdin"])
+        assert c.wait_fin([ids["stdout"], ids["error"]], 10)
+        c.close()
+        assert ctr.wait_exit()["exit_code"] == 0
+        assert any("eof-seen" in r[2] for r in ctr.records()), ctr.records()
+    finally:
+        s.stop()
+
+
+def test_attach_pipes_stdin_end(make):
+    """Without a tty: with stdin_once the container's stdin closes and the
+    client keeps its output until the container ends; without stdin_once the
+    attach ends and the container's stdin stays open."""
+    once = make("crun", ["sh", "-c", "cat; echo after-eof"], stdin=True, stdin_once=True).run()
+    keep = make("crun", ["sh", "-c", "cat"], stdin=True).run()
+    s1 = StreamTestServer("--shim", once.state)
+    s2 = StreamTestServer("--shim", keep.state)
+    try:
+        c, ids = attach(s1, "ioe")
+        c.send(ids["stdin"], b"one\n", fin=True)
+        assert c.wait_fin([ids["stdout"], ids["error"]], 15)
+        assert c.data(ids["stdout"]) == b"one\nafter-eof\n"
+        assert c.data(ids["error"]) == SUCCESS
+        c.close()
+        assert once.wait_exit()["exit_code"] == 0
+
+        c, ids = attach(s2, "ioe")
+        c.send(ids["stdin"], b"two\n", fin=True)
+        assert c.wait_fin([ids["stdout"], ids["error"]], 15)
+        assert c.data(ids["stdout"]) == b"two\n"
+        assert c.data(ids["error"]) == SUCCESS
+        c.close()
+        time.sleep(0.5)
+        assert not os.path.exists(os.path.join(keep.state, "exit"))
+        c, ids = attach(s2, "ioe")
+        c.send(ids["stdin"], b"three\n")
+        assert c.wait(lambda: c.data(ids["stdout"]) == b"three\n", 10)
+        c.close()
+    finally:
+        s1.stop()
+        s2.stop()
