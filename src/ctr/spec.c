@@ -12,6 +12,7 @@
 #include "util/cleanup.h"
 #include "util/ids.h"
 #include "util/log.h"
+#include "util/path.h"
 
 #define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -30,27 +31,21 @@ int spec_path_clean(const char *in, char *out)
     if (!in || in[0] != '/' || strnlen(in, SPEC_MAX_STRLEN + 1) > SPEC_MAX_STRLEN)
         return -1;
     size_t len = 0;
-    const char *p = in;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == 1 && p[0] == '.') {
-            /* skip */
-        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+    const char *p = in, *c;
+    size_t n;
+    while (path_next(&p, &c, &n)) {
+        if (n == 1 && c[0] == '.')
+            continue;
+        if (n == 2 && c[0] == '.' && c[1] == '.') {
             while (len > 0 && out[len - 1] != '/')
                 len--;
             if (len > 0)
                 len--; /* the slash */
-        } else {
-            out[len++] = '/';
-            memcpy(out + len, p, n);
-            len += n;
+            continue;
         }
-        p += n;
+        out[len++] = '/';
+        memcpy(out + len, c, n);
+        len += n;
     }
     if (len == 0)
         out[len++] = '/';

@@ -147,6 +147,20 @@ static size_t split_fields(char *line, char **f, size_t n)
     return k;
 }
 
+/* The next entry of a passwd/group style file held in a writable buffer:
+ * its fields in f (at most n), their count as the result, 0 at the end.
+ * Comment lines and NIS compat entries ('+', '-') are skipped. */
+static size_t next_entry(char **cursor, char **f, size_t n)
+{
+    char *line;
+    while ((line = strsep(cursor, "\n")) != NULL) {
+        if (line[0] == '\0' || line[0] == '#' || line[0] == '+' || line[0] == '-')
+            continue;
+        return split_fields(line, f, n);
+    }
+    return 0;
+}
+
 typedef struct passwd_ent {
     char name[256];
     uint32_t uid, gid;
@@ -155,53 +169,31 @@ typedef struct passwd_ent {
 /* Finds the first /etc/passwd entry with the name (name != NULL) or uid. */
 static bool passwd_find(const char *content, const char *name, uint32_t uid, passwd_ent *out)
 {
-    if (!content)
-        return false;
-    _cleanup_free_ char *copy = strdup(content);
-    if (!copy)
-        return false;
-    char *save = NULL;
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '#' || line[0] == '+' || line[0] == '-')
-            continue;
-        char *f[7];
-        if (split_fields(line, f, 7) < 4)
-            continue;
+    _cleanup_free_ char *copy = content ? strdup(content) : NULL;
+    char *cursor = copy, *f[7];
+    size_t k;
+    while ((k = next_entry(&cursor, f, 7)) > 0) {
         uint32_t u, g;
-        if (!parse_id(f[2], &u) || !parse_id(f[3], &g))
+        if (k < 4 || !parse_id(f[2], &u) || !parse_id(f[3], &g))
             continue;
-        if (name ? strcmp(f[0], name) == 0 : u == uid) {
-            if (strlen(f[0]) >= sizeof(out->name))
-                continue;
-            strcpy(out->name, f[0]);
-            out->uid = u;
-            out->gid = g;
-            return true;
-        }
+        if (!(name ? strcmp(f[0], name) == 0 : u == uid) || strlen(f[0]) >= sizeof(out->name))
+            continue;
+        strcpy(out->name, f[0]);
+        out->uid = u;
+        out->gid = g;
+        return true;
     }
     return false;
 }
 
 static bool group_find(const char *content, const char *name, uint32_t *gid)
 {
-    if (!content)
-        return false;
-    _cleanup_free_ char *copy = strdup(content);
-    if (!copy)
-        return false;
-    char *save = NULL;
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '#' || line[0] == '+' || line[0] == '-')
-            continue;
-        char *f[4];
-        if (split_fields(line, f, 4) < 3)
-            continue;
-        uint32_t g;
-        if (strcmp(f[0], name) == 0 && parse_id(f[2], &g)) {
-            *gid = g;
+    _cleanup_free_ char *copy = content ? strdup(content) : NULL;
+    char *cursor = copy, *f[4];
+    size_t k;
+    while ((k = next_entry(&cursor, f, 4)) > 0)
+        if (k >= 3 && strcmp(f[0], name) == 0 && parse_id(f[2], gid))
             return true;
-        }
-    }
     return false;
 }
 
@@ -235,15 +227,11 @@ static int group_members(const char *content, const char *username, gid_list *l,
     _cleanup_free_ char *copy = strdup(content);
     if (!copy)
         return cric_err_set(err, CRIC_ERR_INTERNAL, "out of memory");
-    char *save = NULL;
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '#' || line[0] == '+' || line[0] == '-')
-            continue;
-        char *f[4];
-        if (split_fields(line, f, 4) < 4)
-            continue;
+    char *cursor = copy, *f[4];
+    size_t k;
+    while ((k = next_entry(&cursor, f, 4)) > 0) {
         uint32_t g;
-        if (!parse_id(f[2], &g) || strcmp(f[0], username) == 0)
+        if (k < 4 || !parse_id(f[2], &g) || strcmp(f[0], username) == 0)
             continue;
         char *msave = NULL;
         for (char *m = strtok_r(f[3], ",", &msave); m; m = strtok_r(NULL, ",", &msave)) {

@@ -11,6 +11,7 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/path.h"
 
 #define CG_PATH_MAX 4096
 
@@ -148,25 +149,18 @@ int cgroup_parent_relpath(const char *parent, char *buf, size_t size, cric_err *
             buf[0] = '\0';
         return 0;
     }
-    size_t off = 0;
-    const char *p = parent;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (!valid_component(p, len))
+    size_t off = 0, len;
+    const char *p = parent, *c;
+    while (path_next(&p, &c, &len)) {
+        if (!valid_component(c, len))
             return cric_err_set(err, CRIC_ERR_INVALID,
                                 "cgroup_parent %.80s: invalid path component", parent);
         if (off + len + 2 > size)
             return cric_err_set(err, CRIC_ERR_INVALID, "cgroup_parent: too long");
         if (off)
             buf[off++] = '/';
-        memcpy(buf + off, p, len);
+        memcpy(buf + off, c, len);
         off += len;
-        p += len;
     }
     buf[off] = '\0';
     if (off == 0)
