@@ -46,7 +46,7 @@ static void startup_cleanup(image_service *s)
                     image_store_layer_known(s->db, chain);
         if (keep)
             continue;
-        if (unpack_rm_at(s->layers_fd, de->d_name) < 0)
+        if (fs_rm_at(s->layers_fd, de->d_name) < 0)
             log_warn("image", "cannot remove stray layer dir %s: %m", de->d_name);
         else
             log_info("image", "removed stray layer dir %s/%s", s->layers_dir, de->d_name);

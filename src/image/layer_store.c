@@ -280,7 +280,7 @@ static int unpack_once(image_service *s, const oci_desc *d, const char *diff_id,
     tmpname[0] = '\0';
 out:
     if (tmpname[0])
-        unpack_rm_at(s->layers_fd, tmpname);
+        fs_rm_at(s->layers_fd, tmpname);
     return rc;
 }
 
@@ -338,7 +338,7 @@ void layers_collect(image_service *s)
             log_warn("image", "layer %s: %s", unused[i], err.msg);
             continue;
         }
-        if (strlen(unused[i]) == DIGEST_STR_LEN && unpack_rm_at(s->layers_fd, unused[i] + 7) < 0)
+        if (strlen(unused[i]) == DIGEST_STR_LEN && fs_rm_at(s->layers_fd, unused[i] + 7) < 0)
             log_warn("image", "layer %s: remove: %m", unused[i]);
         else
             log_debug("image", "removed unused layer %s", unused[i]);
@@ -355,7 +355,7 @@ void layers_discard_unrecorded(image_service *s, char **chains, size_t n)
         if ((pin && pin->count > 1) || kc_find(s->busy, s->n_busy, chains[i]) ||
             image_store_layer_known(s->db, chains[i]))
             continue;
-        if (unpack_rm_at(s->layers_fd, chains[i] + 7) == 0)
+        if (fs_rm_at(s->layers_fd, chains[i] + 7) == 0)
             log_debug("image", "discarded unrecorded layer %s", chains[i]);
     }
     pthread_mutex_unlock(&s->mu);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
@@ -65,35 +66,6 @@ int unpack_clean_path(const char *in, char *out, size_t outlen, cric_err *err)
         p += n;
     }
     return 0;
-}
-
-int unpack_rm_at(int dirfd, const char *name)
-{
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -1;
-    }
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (unpack_rm_at(fd, de->d_name) < 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        rc = -1;
-    return rc;
 }
 
 /* Unpack state: the root, a cache of the last parent directory. */
@@ -253,7 +225,7 @@ static int clear_slot(unpacker *u, int pfd, const char *name, bool new_is_dir, b
         *kept_dir = true;
         return 0;
     }
-    if (unpack_rm_at(pfd, name) < 0)
+    if (fs_rm_at(pfd, name) < 0)
         return cric_err_errno(err, errno, "layer %s: replace %s", u->what, path);
     return 0;
 }

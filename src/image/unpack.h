@@ -31,7 +31,5 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, 
  * result means the root itself. Exposed for unit tests. */
 int unpack_clean_path(const char *in, char *out, size_t outlen, cric_err *err);
 
-/* Removes name under dirfd recursively without following symlinks. */
-int unpack_rm_at(int dirfd, const char *name);
 
 #endif

@@ -15,6 +15,8 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, cric_err
 /* Removes path recursively without following symlinks or crossing mount points.
  * A missing path is success. */
 int fs_rm_rf(const char *path, cric_err *err);
+/* Removes name under dirfd recursively without following symlinks; absent is success. */
+int fs_rm_at(int dirfd, const char *name);
 int fs_fsync_dir(const char *dir);
 
 #endif

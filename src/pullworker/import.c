@@ -398,7 +398,7 @@ int image_import(image_service *s, const char *path, char ***ids, size_t *n, cri
         } else if (layer_unpack_fd(in, dirfd, path, &us, err) == 0) {
             goto unpacked;
         }
-        unpack_rm_at(AT_FDCWD, tmp);
+        fs_rm_at(AT_FDCWD, tmp);
         return -1;
     }
 unpacked:
@@ -417,7 +417,7 @@ unpacked:
                           "archive (manifest.json)",
                           path);
     if (tmp[0])
-        unpack_rm_at(AT_FDCWD, tmp);
+        fs_rm_at(AT_FDCWD, tmp);
     if (rc < 0) {
         image_store_strv_free(*ids, *n);
         *ids = NULL;
