@@ -72,6 +72,9 @@ void config_defaults(cric_config *cfg)
     cfg->pause_image = xstrdup("registry.k8s.io/pause:3.9");
     cfg->image_stall_timeout_s = 30;
     cfg->image_parallel_layers = 3;
+    cfg->image_max_layer_bytes = 16ull << 30;
+    cfg->image_max_image_bytes = 64ull << 30;
+    cfg->image_helper = xstrdup("");
     cfg->stream_address = xstrdup("127.0.0.1");
     cfg->stream_port = 0;
     cfg->stream_token_ttl_s = 60;
@@ -91,6 +94,7 @@ void config_free(cric_config *cfg)
     for (size_t i = 0; i < cfg->n_handlers; i++)
         handler_clear(&cfg->handlers[i]);
     free(cfg->pause_image);
+    free(cfg->image_helper);
     for (size_t i = 0; i < cfg->n_registries; i++)
         registry_clear(&cfg->registries[i]);
     free(cfg->stream_address);
@@ -411,6 +415,20 @@ static int merge_image_pull(cric_config *cfg, json_t *obj, cric_err *err)
             if (get_uint(v, "image_pull.parallel_layers", 1, 16, &u, err) < 0)
                 return -1;
             cfg->image_parallel_layers = (unsigned)u;
+        } else if (strcmp(k, "max_layer_bytes") == 0) {
+            if (get_uint(v, "image_pull.max_layer_bytes", 4096, 1ull << 50, &u, err) < 0)
+                return -1;
+            cfg->image_max_layer_bytes = u;
+        } else if (strcmp(k, "max_image_bytes") == 0) {
+            if (get_uint(v, "image_pull.max_image_bytes", 4096, 1ull << 50, &u, err) < 0)
+                return -1;
+            cfg->image_max_image_bytes = u;
+        } else if (strcmp(k, "helper") == 0) {
+            if (get_string(v, "image_pull.helper", true, &cfg->image_helper, err) < 0)
+                return -1;
+            if (cfg->image_helper[0] && cfg->image_helper[0] != '/')
+                return cric_err_set(err, CRIC_ERR_INVALID,
+                                    "image_pull.helper: must be an absolute path");
         } else {
             return unknown_key("image_pull", k, err);
         }
@@ -592,8 +610,11 @@ json_t *config_to_json(const cric_config *cfg)
         "token_ttl_seconds", (json_int_t)cfg->stream_token_ttl_s, "tls_cert",
         cfg->stream_tls_cert, "tls_key", cfg->stream_tls_key);
     json_object_set_new(j, "image_pull",
-                        json_pack("{s:I, s:I}", "stall_timeout_seconds",
+                        json_pack("{s:I, s:I, s:I, s:I, s:s}", "stall_timeout_seconds",
                                   (json_int_t)cfg->image_stall_timeout_s, "parallel_layers",
-                                  (json_int_t)cfg->image_parallel_layers));
+                                  (json_int_t)cfg->image_parallel_layers, "max_layer_bytes",
+                                  (json_int_t)cfg->image_max_layer_bytes, "max_image_bytes",
+                                  (json_int_t)cfg->image_max_image_bytes, "helper",
+                                  cfg->image_helper));
     return j;
 }

@@ -56,6 +56,9 @@ typedef struct cric_config {
     char *pause_image;
     unsigned image_stall_timeout_s; /* a registry transfer with no progress this long fails */
     unsigned image_parallel_layers; /* layers downloaded and unpacked at once per pull */
+    uint64_t image_max_layer_bytes; /* uncompressed size cap of one layer */
+    uint64_t image_max_image_bytes; /* uncompressed size cap of all layers of one image */
+    char *image_helper;             /* cric-pull; "" = next to the daemon's executable */
     cric_registry registries[CRIC_MAX_REGISTRIES];
     size_t n_registries;
 

@@ -14,7 +14,6 @@
 
 #include "image/reference.h"
 #include "image/service.h"
-#include "image/unpack.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/ids.h"
@@ -105,7 +104,6 @@ void image_service_free(image_service *s)
     if (s->layers_fd >= 0)
         close(s->layers_fd);
     free(s->pins);
-    free(s->busy);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->usage_mu);
     pthread_mutex_destroy(&s->mu);

@@ -279,8 +279,10 @@ typedef struct xfer {
     char *mem;
     size_t mem_len, mem_cap, mem_max;
     int fd;
+    int tee_fd; /* a second copy (the content store), -1 when none */
     bool wrote;
     int write_errno;
+    int tee_errno;
     bool too_big;
     digester *dg;
     uint64_t got;
@@ -334,6 +336,7 @@ static void xfer_reset(xfer *x)
     x->got = 0;
     x->too_big = false;
     x->write_errno = 0;
+    x->tee_errno = 0;
     x->content_type[0] = x->www_auth[0] = x->errbody[0] = '\0';
     x->errlen = 0;
     x->last_now = 0;
@@ -421,6 +424,10 @@ static size_t on_data(char *buf, size_t size, size_t n, void *ud)
         x->wrote = true;
         if (write_all(x->fd, buf, len) < 0) {
             x->write_errno = errno;
+            return 0;
+        }
+        if (x->tee_fd >= 0 && write_all(x->tee_fd, buf, len) < 0) {
+            x->tee_errno = errno;
             return 0;
         }
         return len;
@@ -566,7 +573,7 @@ static int fetch_token(reg_client *c, const endpoint *ep, const char *challenge,
     curl_free(esc);
 
     char errbuf[CURL_ERROR_SIZE] = "";
-    xfer x = {.h = h, .fd = -1, .expect = -1, .mem_max = TOKEN_MAX_BYTES};
+    xfer x = {.h = h, .fd = -1, .tee_fd = -1, .expect = -1, .mem_max = TOKEN_MAX_BYTES};
     setup_common(c, h, true, errbuf);
     setup_tls(h, ep);
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -771,6 +778,9 @@ static int request(reg_client *c, const char *path, const char *accept, xfer *x,
                 return cric_err_set(err, CRIC_ERR_INVALID,
                                     "%s: %s from %s is larger than expected (%lld bytes)", c->name,
                                     what_kind(path), ep->host, (long long)x->expect);
+            if (rc == CURLE_WRITE_ERROR && x->tee_errno)
+                return cric_err_errno(err, x->tee_errno, "%s: %s from %s: content store", c->name,
+                                      what_kind(path), ep->host);
             if (rc == CURLE_WRITE_ERROR && x->write_errno)
                 return cric_err_errno(err, x->write_errno, "%s: %s from %s: consumer", c->name,
                                       what_kind(path), ep->host);
@@ -876,7 +886,7 @@ int reg_get_manifest(reg_client *c, const char *reference, char **body, size_t *
 {
     char path[REF_NAME_MAX + REF_TAG_MAX + 96];
     snprintf(path, sizeof(path), "/%s/manifests/%s", c->repo, reference);
-    xfer x = {.fd = -1, .expect = -1, .mem_max = MANIFEST_MAX_BYTES};
+    xfer x = {.fd = -1, .tee_fd = -1, .expect = -1, .mem_max = MANIFEST_MAX_BYTES};
     const char *accept =
         MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST;
     if (request(c, path, accept, &x, true, err) < 0) {
@@ -923,7 +933,7 @@ int reg_get_blob_mem(reg_client *c, const oci_desc *d, size_t max, char **body, 
                             d->digest, (long long)d->size, max);
     char path[REF_NAME_MAX + 128];
     snprintf(path, sizeof(path), "/%s/blobs/%s", c->repo, d->digest);
-    xfer x = {.fd = -1, .expect = d->size, .mem_max = max, .dg = digester_new()};
+    xfer x = {.fd = -1, .tee_fd = -1, .expect = d->size, .mem_max = max, .dg = digester_new()};
     int rc = request(c, path, NULL, &x, true, err);
     if (rc == 0)
         rc = verify_blob(c, d, &x, err);
@@ -936,11 +946,12 @@ int reg_get_blob_mem(reg_client *c, const oci_desc *d, size_t max, char **body, 
     return 0;
 }
 
-int reg_get_blob_fd(reg_client *c, const oci_desc *d, int out_fd, bool *wrote, cric_err *err)
+int reg_get_blob_fd(reg_client *c, const oci_desc *d, int out_fd, int tee_fd, bool *wrote,
+                    cric_err *err)
 {
     char path[REF_NAME_MAX + 128];
     snprintf(path, sizeof(path), "/%s/blobs/%s", c->repo, d->digest);
-    xfer x = {.fd = out_fd, .expect = d->size, .dg = digester_new()};
+    xfer x = {.fd = out_fd, .tee_fd = tee_fd, .expect = d->size, .dg = digester_new()};
     int rc = request(c, path, NULL, &x, false, err);
     if (rc == 0)
         rc = verify_blob(c, d, &x, err);

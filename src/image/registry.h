@@ -49,10 +49,11 @@ int reg_get_manifest(reg_client *c, const char *reference, char **body, size_t *
                      char content_type[128], char digest[DIGEST_STR_LEN + 1], cric_err *err);
 /* Fetches a small blob (config) into memory, verified against d. */
 int reg_get_blob_mem(reg_client *c, const oci_desc *d, size_t max, char **body, cric_err *err);
-/* Streams a blob into out_fd (a socket or a file), verifying digest and size
- * on the way. *wrote tells whether any byte reached out_fd (then the caller
- * must restart its consumer to retry). */
-int reg_get_blob_fd(reg_client *c, const oci_desc *d, int out_fd, bool *wrote, cric_err *err);
+/* Streams a blob into out_fd (a socket or a file) and, when tee_fd >= 0,
+ * into tee_fd too, verifying digest and size on the way. *wrote tells whether
+ * any byte went out (then the caller must restart its consumers to retry). */
+int reg_get_blob_fd(reg_client *c, const oci_desc *d, int out_fd, int tee_fd, bool *wrote,
+                    cric_err *err);
 
 /* Whether the host is served over plain HTTP by default (localhost, 127/8, ::1). */
 bool registry_host_is_local(const char *host);

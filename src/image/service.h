@@ -4,16 +4,16 @@
 
 #include <pthread.h>
 
-#include "image/digest.h"
+#include "image/digest.h" /* DIGEST_STR_LEN only: digests are computed in cric-pull */
 #include "image/image.h"
-#include "image/manifest.h"
+#include "image/reference.h"
 #include "store/image_store.h"
 
 #define IMAGE_PATH_MAX 4096
 #define IMAGE_DIR_MAX 2048 /* the service's own directories */
 
 typedef struct key_count {
-    char key[DIGEST_STR_LEN + 1];
+    char key[IMGSTORE_ID_MAX];
     int count;
 } key_count;
 
@@ -27,12 +27,10 @@ struct image_service {
     char containers_dir[IMAGE_DIR_MAX]; /* <root>/containers (usage only) */
     int layers_fd;
 
-    pthread_mutex_t mu; /* pins, busy, layer collection */
+    pthread_mutex_t mu; /* pins, layer collection */
     pthread_cond_t cond;
-    key_count *pins; /* layers an unfinished pull relies on */
+    key_count *pins; /* layers and blobs an unfinished pull relies on */
     size_t n_pins, cap_pins;
-    key_count *busy; /* layers being unpacked right now (count unused) */
-    size_t n_busy, cap_busy;
 
     /* Cached usage of <root>/containers (walking it is not free). */
     pthread_mutex_t usage_mu;
@@ -45,47 +43,25 @@ struct image_service {
 int image_service_open(image_service **out, const cric_config *cfg, cric_db *db, bool cleanup,
                        cric_err *err);
 
-/* Produces a layer's compressed bytes into out_fd, verifying digest and size.
- * *wrote: some bytes reached out_fd. Retryable failures are UNAVAILABLE or
- * TIMEOUT. */
-typedef int (*layer_source_fn)(void *ud, const oci_desc *d, int out_fd, bool *wrote, cric_err *err);
-
-/* Makes sure layers/<chain>/ exists, unpacking it from src when not; waits
- * when another pull is unpacking the same chain. Caller holds a pin on chain. */
-int layer_ensure(image_service *s, const oci_desc *d, const char *diff_id, const char *chain_id,
-                 layer_source_fn src, void *ud, image_layer_row *row, cric_err *err);
-
 void pins_add(image_service *s, char **chains, size_t n);
 void pins_drop(image_service *s, char **chains, size_t n);
 
-/* Stores a small verified blob under content/sha256. */
-int content_put(image_service *s, const char *digest, const void *data, size_t len, cric_err *err);
-
-/* Common tail of pull and import: chain ids from the config, layers ensured
- * (in parallel, bounded), the record committed. tags/digests are full refs. */
-typedef struct image_commit {
-    const char *manifest_digest;
-    const char *config_digest;
-    const char *config_body;
-    size_t config_len;
-    const oci_manifest *manifest;
-    char **tags;
-    size_t n_tags;
-    char **digests;
-    size_t n_digests;
-    const char *annotations_json;
-    layer_source_fn src;
-    void *src_ud;
-    const char *what; /* reference for messages */
-} image_commit;
-int image_commit_layers(image_service *s, const image_commit *c, cric_err *err);
+/* Runs one cric-pull job (a JSON object with "op" and its fields; "job" and
+ * "config" are added here): pins what the helper announces, records each
+ * image it finishes (with annotations_json, may be NULL), kills it when
+ * cancelled(ud) turns true, and cleans up after it however it ends. ids (may
+ * be NULL) receives the recorded image ids. what names the job in errors. */
+int helper_run(image_service *s, json_t *job, const char *what, const char *annotations_json,
+               image_cancel_fn cancelled, void *cancel_ud, char ***ids, size_t *n_ids,
+               cric_err *err);
 
 /* After a failed pull: deletes the layer directories it unpacked that no
  * image records and no other pull relies on. Caller still holds its pins. */
 void layers_discard_unrecorded(image_service *s, char **chains, size_t n);
 
-/* Deletes manifests and configs under content/sha256 no image refers to
- * (sparing files younger than a minute: a pull may be about to record them). */
+/* Deletes blobs under content/sha256 no image refers to and no pull has
+ * pinned (sparing files younger than a minute: a pull may be about to
+ * announce them). */
 void content_collect(image_service *s);
 
 /* Deletes layers no image or holder uses (and no pull has pinned). */

@@ -77,6 +77,9 @@ typedef struct unpacker {
     unpack_stats *st;
     digester *diff;
     struct archive *outer;
+    const unpack_limits *lim;
+    uint64_t seen;  /* uncompressed bytes read */
+    int over;       /* 1: over lim->max_bytes, 2: over lim->max_total */
     /* Directory times are set last: later entries change them. */
     struct dir_time {
         char *path;
@@ -430,6 +433,33 @@ static int do_entry(unpacker *u, struct archive *ar, struct archive_entry *e, cr
     return 0;
 }
 
+/* Counts n more uncompressed bytes against the caps; false once over one. */
+static bool within_limits(unpacker *u, size_t n)
+{
+    u->seen += n;
+    const unpack_limits *l = u->lim;
+    if (!l)
+        return true;
+    if (l->max_bytes && u->seen > l->max_bytes)
+        u->over = 1;
+    if (!u->over && l->total && n &&
+        atomic_fetch_add(l->total, (uint_least64_t)n) + n > l->max_total && l->max_total)
+        u->over = 2;
+    return u->over == 0;
+}
+
+static int over_limit(unpacker *u, cric_err *err)
+{
+    const unpack_limits *l = u->lim;
+    bool layer = u->over == 1;
+    return cric_err_set(err, CRIC_ERR_RESOURCE,
+                        "layer %s: rejected: uncompressed size exceeds %s (%llu bytes)%s", u->what,
+                        layer ? (l->max_bytes_name ? l->max_bytes_name : "the layer limit")
+                              : (l->max_total_name ? l->max_total_name : "the image limit"),
+                        (unsigned long long)(layer ? l->max_bytes : l->max_total),
+                        layer ? "" : " for all layers of the image together");
+}
+
 /* Inner archive's read callback: decompressed bytes from the outer archive,
  * hashed on the way for the diff id. */
 static la_ssize_t inner_read(struct archive *a, void *ud, const void **buf)
@@ -438,6 +468,10 @@ static la_ssize_t inner_read(struct archive *a, void *ud, const void **buf)
     la_ssize_t n = archive_read_data(u->outer, u->buf, sizeof(u->buf));
     if (n < 0) {
         archive_set_error(a, EIO, "decompress: %s", archive_error_string(u->outer));
+        return -1;
+    }
+    if (!within_limits(u, (size_t)n)) {
+        archive_set_error(a, EFBIG, "uncompressed size over the limit");
         return -1;
     }
     digester_update(u->diff, u->buf, (size_t)n);
@@ -452,7 +486,8 @@ static void archive_freep(struct archive **a)
 }
 #define _cleanup_archive_ __attribute__((cleanup(archive_freep)))
 
-int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, cric_err *err)
+int layer_unpack_fd(int in_fd, int root_fd, const char *what, const unpack_limits *lim,
+                    unpack_stats *st, cric_err *err)
 {
     memset(st, 0, sizeof(*st));
     _cleanup_free_ unpacker *u = calloc(1, sizeof(*u));
@@ -464,6 +499,7 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, 
     u->cur_fd = -1;
     u->st = st;
     u->diff = diff;
+    u->lim = lim;
 
     _cleanup_archive_ struct archive *outer = archive_read_new();
     if (!outer)
@@ -502,11 +538,15 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, 
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            rc = cric_err_set(err, CRIC_ERR_INVALID, "layer %s: rejected: bad tar stream: %s", what,
-                              archive_error_string(inner));
+            rc = u->over ? over_limit(u, err)
+                         : cric_err_set(err, CRIC_ERR_INVALID,
+                                        "layer %s: rejected: bad tar stream: %s", what,
+                                        archive_error_string(inner));
             break;
         }
         if (do_entry(u, inner, e, err) < 0) {
+            if (u->over)
+                over_limit(u, err);
             rc = -1;
             break;
         }
@@ -526,6 +566,8 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, 
                                 archive_error_string(outer));
         if (n == 0)
             break;
+        if (!within_limits(u, (size_t)n))
+            return over_limit(u, err);
         digester_update(diff, u->buf, (size_t)n);
     }
     digester_final(diff, st->diff_id);

@@ -7,6 +7,7 @@
 #ifndef CRIC_IMAGE_UNPACK_H
 #define CRIC_IMAGE_UNPACK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,9 +22,21 @@ typedef struct unpack_stats {
     char diff_id[DIGEST_STR_LEN + 1]; /* sha256 of the uncompressed tar stream */
 } unpack_stats;
 
+/* Caps on the uncompressed (tar) stream, against decompression bombs. A
+ * stream over a cap fails with CRIC_ERR_RESOURCE naming the cap. */
+typedef struct unpack_limits {
+    uint64_t max_bytes;           /* this stream; 0 = no cap */
+    const char *max_bytes_name;   /* the setting, for the message */
+    atomic_uint_least64_t *total; /* shared by the layers of one image; may be NULL */
+    uint64_t max_total;           /* cap on *total; 0 = no cap */
+    const char *max_total_name;
+} unpack_limits;
+
 /* Reads the (compressed or plain) layer from in_fd until EOF and unpacks it
- * into root_fd, an empty directory. what names the layer in errors. */
-int layer_unpack_fd(int in_fd, int root_fd, const char *what, unpack_stats *st, cric_err *err);
+ * into root_fd, an empty directory. what names the layer in errors. lim may
+ * be NULL (no caps). */
+int layer_unpack_fd(int in_fd, int root_fd, const char *what, const unpack_limits *lim,
+                    unpack_stats *st, cric_err *err);
 
 /* Resolves rel (a tar path) to a clean relative path: strips leading "/" and
  * "./", drops "." components and duplicate slashes; fails on ".." components,

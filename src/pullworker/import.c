@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "image/reference.h"
-#include "image/service.h"
 #include "image/unpack.h"
+#include "pullworker/worker.h"
 #include "util/cleanup.h"
-#include "util/ids.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define IMPORT_MAX_IMAGES 256
@@ -29,6 +29,13 @@ typedef struct import_src {
     char **paths;
     size_t n;
 } import_src;
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
 
 static int open_in(int dirfd, const char *rel)
 {
@@ -80,48 +87,8 @@ static void blob_path(const char *digest, char out[96])
     snprintf(out, 96, "blobs/sha256/%.64s", digest + 7);
 }
 
-/* Streams a file into out_fd, verifying digest and size on the way. */
-static int stream_file(int fd, const oci_desc *d, int out_fd, bool *wrote, cric_err *err)
-{
-    _cleanup_digester_ digester *dg = digester_new();
-    if (!dg)
-        return cric_err_set(err, CRIC_ERR_RESOURCE, "import: out of memory");
-    char buf[128 * 1024];
-    int64_t total = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof(buf));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return cric_err_errno(err, errno, "import: read layer %s", d->digest);
-        if (r == 0)
-            break;
-        total += r;
-        if (total > d->size)
-            return cric_err_set(err, CRIC_ERR_INVALID, "import: layer %s larger than %lld bytes",
-                                d->digest, (long long)d->size);
-        digester_update(dg, buf, (size_t)r);
-        *wrote = true;
-        const char *p = buf;
-        while (r > 0) {
-            ssize_t w = write(out_fd, p, (size_t)r);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                return cric_err_errno(err, errno, "import: layer %s: consumer", d->digest);
-            p += w;
-            r -= w;
-        }
-    }
-    char got[DIGEST_STR_LEN + 1];
-    digester_final(dg, got);
-    if (total != d->size || strcmp(got, d->digest) != 0)
-        return cric_err_set(err, CRIC_ERR_INVALID, "import: layer %s: digest or size mismatch",
-                            d->digest);
-    return 0;
-}
-
-static int import_source(void *ud, const oci_desc *d, int out_fd, bool *wrote, cric_err *err)
+static int import_source(void *ud, const oci_desc *d, int out_fd, int tee_fd, bool *wrote,
+                         cric_err *err)
 {
     import_src *src = ud;
     char rel[96];
@@ -136,7 +103,7 @@ static int import_source(void *ud, const oci_desc *d, int out_fd, bool *wrote, c
     _cleanup_close_ int fd = open_in(src->dirfd, path);
     if (fd < 0)
         return cric_err_errno(err, errno, "import: open layer %.300s", path);
-    return stream_file(fd, d, out_fd, wrote, err);
+    return blob_stream_fd(fd, d, out_fd, tee_fd, wrote, err);
 }
 
 /* Digest and size of a file inside the root. */
@@ -160,22 +127,10 @@ static int hash_rel(int dirfd, const char *rel, oci_desc *d, cric_err *err)
     return 0;
 }
 
-static int add_id(char ***ids, size_t *n, const char *id)
-{
-    char **v = realloc(*ids, (*n + 2) * sizeof(char *));
-    if (!v)
-        return -1;
-    v[*n] = strdup(id);
-    v[*n + 1] = NULL;
-    *ids = v;
-    (*n)++;
-    return 0;
-}
-
 /* Commits one image from a parsed manifest. */
-static int commit_one(image_service *s, import_src *src, const oci_manifest *m,
+static int commit_one(worker *w, import_src *src, const oci_manifest *m,
                       const char *manifest_digest, const char *name, const char *what,
-                      char **ids_out[], size_t *n_ids, cric_err *err)
+                      cric_err *err)
 {
     _cleanup_free_ char *config = NULL;
     size_t clen = 0;
@@ -190,7 +145,7 @@ static int commit_one(image_service *s, import_src *src, const oci_manifest *m,
     }
     if (read_rel(src->dirfd, cpath, CONFIG_MAX_BYTES, m->config.digest, &config, &clen, err) < 0)
         return -1;
-    if (content_put(s, m->config.digest, config, clen, err) < 0)
+    if (content_put(w, m->config.digest, config, clen, err) < 0)
         return -1;
     char tag[2 * REF_NAME_MAX + REF_TAG_MAX + 4] = "",
                                               dig[2 * REF_NAME_MAX + REF_DIGEST_MAX + 4] = "";
@@ -201,31 +156,25 @@ static int commit_one(image_service *s, import_src *src, const oci_manifest *m,
         if (manifest_digest && *manifest_digest)
             ref_with_digest(&ref, manifest_digest, dig, sizeof(dig));
     }
-    char *tags[1] = {tag}, *digests[1] = {dig};
-    image_commit c = {
+    worker_image img = {
+        .what = what,
         .manifest_digest = manifest_digest,
         .config_digest = m->config.digest,
         .config_body = config,
         .config_len = clen,
         .manifest = m,
-        .tags = tags,
-        .n_tags = tag[0] ? 1 : 0,
-        .digests = digests,
-        .n_digests = dig[0] ? 1 : 0,
-        .annotations_json = "{}",
+        .tag = tag,
+        .digest = dig,
         .src = import_source,
         .src_ud = src,
-        .what = what,
     };
-    if (image_commit_layers(s, &c, err) < 0)
+    if (worker_commit_image(w, &img, err) < 0)
         return -1;
     log_info("image", "imported %s as %s", named ? tag : "(unnamed)", m->config.digest);
-    return add_id(ids_out, n_ids, m->config.digest) < 0
-               ? cric_err_set(err, CRIC_ERR_RESOURCE, "import: out of memory")
-               : 0;
+    return 0;
 }
 
-static int import_oci(image_service *s, import_src *src, char ***ids, size_t *n, cric_err *err)
+static int import_oci(worker *w, import_src *src, cric_err *err)
 {
     _cleanup_free_ char *body = NULL;
     size_t len;
@@ -285,7 +234,7 @@ static int import_oci(image_service *s, import_src *src, char ***ids, size_t *n,
             rc = cric_err_set(err, CRIC_ERR_INVALID, "import: %s: nested indexes", top);
         oci_manifest m;
         if (rc == 0 && manifest_parse(doc, &m, err) == 0) {
-            rc = commit_one(s, src, &m, top, name, what, ids, n, err);
+            rc = commit_one(w, src, &m, top, name, what, err);
             manifest_free(&m);
         } else if (rc == 0) {
             rc = -1;
@@ -296,7 +245,7 @@ static int import_oci(image_service *s, import_src *src, char ***ids, size_t *n,
     return rc;
 }
 
-static int import_docker(image_service *s, import_src *src, char ***ids, size_t *n, cric_err *err)
+static int import_docker(worker *w, import_src *src, cric_err *err)
 {
     _cleanup_free_ char *body = NULL;
     size_t len;
@@ -353,18 +302,15 @@ static int import_docker(image_service *s, import_src *src, char ***ids, size_t 
         const char *first = nt ? json_string_value(json_array_get(tags, 0)) : NULL;
         snprintf(what, sizeof(what), "import %.100s", first ? first : cfg);
         if (rc == 0)
-            rc = commit_one(s, src, &m, "", first, what, ids, n, err);
+            rc = commit_one(w, src, &m, "", first, what, err);
         /* Further tags of the same image. */
         for (size_t t = 1; rc == 0 && t < nt; t++) {
             const char *tn = json_string_value(json_array_get(tags, t));
-            if (tn) {
-                (*n)--;
-                free((*ids)[*n]);
-                rc = commit_one(s, src, &m, "", tn, what, ids, n, err);
-            }
+            if (tn)
+                rc = commit_one(w, src, &m, "", tn, what, err);
         }
-        image_store_strv_free(src->digests, src->n);
-        image_store_strv_free(src->paths, src->n);
+        strv_free(src->digests, src->n);
+        strv_free(src->paths, src->n);
         src->digests = src->paths = NULL;
         src->n = 0;
         manifest_free(&m);
@@ -373,29 +319,31 @@ static int import_docker(image_service *s, import_src *src, char ***ids, size_t 
     return rc;
 }
 
-int image_import(image_service *s, const char *path, char ***ids, size_t *n, cric_err *err)
+int worker_import(worker *w, const json_t *job, cric_err *err)
 {
-    *ids = NULL;
-    *n = 0;
+    const char *path = json_string_value(json_object_get(job, "path"));
+    if (!path || !*path)
+        return cric_err_set(err, CRIC_ERR_INVALID, "import: the job names no file");
     struct stat st;
     if (stat(path, &st) < 0)
         return cric_err_errno(err, errno, "import %.300s", path);
-    char tmp[IMAGE_PATH_MAX] = "";
+    char tmp[WORKER_PATH_MAX] = "";
     _cleanup_close_ int dirfd = -1;
     if (S_ISDIR(st.st_mode)) {
         dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     } else {
-        char rnd[CRIC_ID_LEN + 1];
-        id_random_hex(rnd);
-        snprintf(tmp, sizeof(tmp), "%s/import-%.16s", s->tmp_dir, rnd);
+        snprintf(tmp, sizeof(tmp), "%s/%s-import", w->tmp_dir, w->job);
         if (mkdir(tmp, 0700) < 0)
             return cric_err_errno(err, errno, "import: mkdir %s", tmp);
         dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
         unpack_stats us;
+        /* The archive as a whole counts against the image cap. */
+        unpack_limits lim = {.max_bytes = w->max_image_bytes,
+                             .max_bytes_name = "image_pull.max_image_bytes"};
         if (in < 0 || dirfd < 0) {
             cric_err_errno(err, errno, "import: open %.300s", path);
-        } else if (layer_unpack_fd(in, dirfd, path, &us, err) == 0) {
+        } else if (layer_unpack_fd(in, dirfd, path, &lim, &us, err) == 0) {
             goto unpacked;
         }
         fs_rm_at(AT_FDCWD, tmp);
@@ -408,9 +356,9 @@ unpacked:
     struct stat x;
     int rc;
     if (fstatat(dirfd, "index.json", &x, 0) == 0)
-        rc = import_oci(s, &src, ids, n, err);
+        rc = import_oci(w, &src, err);
     else if (fstatat(dirfd, "manifest.json", &x, 0) == 0)
-        rc = import_docker(s, &src, ids, n, err);
+        rc = import_docker(w, &src, err);
     else
         rc = cric_err_set(err, CRIC_ERR_INVALID,
                           "import %.300s: neither an OCI layout (index.json) nor a docker save "
@@ -418,42 +366,5 @@ unpacked:
                           path);
     if (tmp[0])
         fs_rm_at(AT_FDCWD, tmp);
-    if (rc < 0) {
-        image_store_strv_free(*ids, *n);
-        *ids = NULL;
-        *n = 0;
-    }
-    return rc;
-}
-
-int image_import_cli(const cric_config *cfg, const char *path)
-{
-    cric_err err = {0};
-    char dbpath[IMAGE_PATH_MAX];
-    snprintf(dbpath, sizeof(dbpath), "%s/cric.db", cfg->root);
-    cric_db db;
-    image_service *s = NULL;
-    if (mkdir(cfg->root, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "cric: image import: mkdir %s: %s\n", cfg->root, strerror(errno));
-        return 1;
-    }
-    if (db_open(&db, dbpath, &err) < 0) {
-        fprintf(stderr, "cric: image import: %s\n", err.msg);
-        return 1;
-    }
-    int rc = 1;
-    char **ids = NULL;
-    size_t n = 0;
-    if (image_service_open(&s, cfg, &db, false, &err) == 0 &&
-        image_import(s, path, &ids, &n, &err) == 0) {
-        for (size_t i = 0; i < n; i++)
-            printf("%s\n", ids[i]);
-        rc = 0;
-    } else {
-        fprintf(stderr, "cric: image import: %s\n", err.msg);
-    }
-    image_store_strv_free(ids, n);
-    image_service_free(s);
-    db_close(&db);
     return rc;
 }

@@ -22,7 +22,10 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS layer_holds ("
     "  holder TEXT NOT NULL, chain_id TEXT NOT NULL REFERENCES layers(chain_id),"
     "  PRIMARY KEY(holder, chain_id));"
-    "CREATE INDEX IF NOT EXISTS layer_holds_by_chain ON layer_holds(chain_id);";
+    "CREATE INDEX IF NOT EXISTS layer_holds_by_chain ON layer_holds(chain_id);"
+    "CREATE TABLE IF NOT EXISTS image_blobs ("
+    "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, digest TEXT NOT NULL,"
+    "  PRIMARY KEY(image_id, digest));";
 
 enum { REF_TAG = 0, REF_DIGEST = 1 };
 
@@ -48,7 +51,8 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 static int put_locked(cric_db *db, const image_record *rec, const image_layer_row *layers,
                       size_t n_layers, cric_err *err)
 {
-    _cleanup_stmt_ sqlite3_stmt *li = NULL, *im = NULL, *del = NULL, *il = NULL, *rf = NULL;
+    _cleanup_stmt_ sqlite3_stmt *li = NULL, *im = NULL, *del = NULL, *il = NULL, *rf = NULL,
+                                *bl = NULL;
     if (db_prepare(db,
                    "INSERT OR IGNORE INTO layers(chain_id, diff_id, bytes, inodes) "
                    "VALUES(?,?,?,?)",
@@ -62,6 +66,8 @@ static int put_locked(cric_db *db, const image_record *rec, const image_layer_ro
         db_prepare(db, "INSERT INTO image_layers(image_id, idx, chain_id) VALUES(?,?,?)", &il,
                    err) < 0 ||
         db_prepare(db, "INSERT OR REPLACE INTO image_refs(ref, image_id, kind) VALUES(?,?,?)", &rf,
+                   err) < 0 ||
+        db_prepare(db, "INSERT OR IGNORE INTO image_blobs(image_id, digest) VALUES(?,?)", &bl,
                    err) < 0)
         return -1;
     for (size_t i = 0; i < n_layers; i++) {
@@ -90,6 +96,13 @@ static int put_locked(cric_db *db, const image_record *rec, const image_layer_ro
         sqlite3_bind_int64(il, 2, (sqlite3_int64)i);
         bind_text(il, 3, rec->chain_ids[i]);
         if (db_step_done(db, il, "insert image layer", err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < rec->n_blobs; i++) {
+        sqlite3_reset(bl);
+        bind_text(bl, 1, rec->id);
+        bind_text(bl, 2, rec->blobs[i]);
+        if (db_step_done(db, bl, "insert image blob", err) < 0)
             return -1;
     }
     for (int kind = 0; kind < 2; kind++) {
@@ -272,6 +285,8 @@ int image_store_delete(cric_db *db, const char *id, cric_err *err)
     if (rc == 0)
         rc = exec1(db, "DELETE FROM image_layers WHERE image_id=?", id, NULL, "delete layers", err);
     if (rc == 0)
+        rc = exec1(db, "DELETE FROM image_blobs WHERE image_id=?", id, NULL, "delete blobs", err);
+    if (rc == 0)
         rc = exec1(db, "DELETE FROM images WHERE id=?", id, NULL, "delete image", err);
     if (db_tx_end(db, rc == 0, rc == 0 ? err : NULL) < 0)
         return -1;
@@ -325,7 +340,7 @@ int image_store_digests(cric_db *db, char ***digests, size_t *n, cric_err *err)
     int rc = query_strv(db,
                         "SELECT id FROM images UNION SELECT manifest_digest FROM images "
                         "UNION SELECT substr(ref, instr(ref, '@') + 1) FROM image_refs "
-                        "WHERE kind = 1",
+                        "WHERE kind = 1 UNION SELECT digest FROM image_blobs",
                         NULL, digests, n, err);
     READ_UNLOCK(db);
     return rc;

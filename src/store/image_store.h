@@ -33,6 +33,8 @@ typedef struct image_record {
     size_t n_tags;
     char **digests; /* "docker.io/library/busybox@sha256:..." */
     size_t n_digests;
+    char **blobs; /* compressed layer blobs kept under content/sha256 (put only) */
+    size_t n_blobs;
 } image_record;
 
 int image_store_init(cric_db *db, cric_err *err);
@@ -57,8 +59,8 @@ int image_store_delete(cric_db *db, const char *id, cric_err *err);
 int image_store_unused_layers(cric_db *db, char ***chain_ids, size_t *n, cric_err *err);
 int image_store_layer_delete(cric_db *db, const char *chain_id, cric_err *err);
 bool image_store_layer_known(cric_db *db, const char *chain_id);
-/* Every digest an image still refers to: ids (configs), manifest digests
- * and the digests of repo digests. */
+/* Every digest an image still refers to: ids (configs), manifest digests,
+ * the digests of repo digests and the layer blobs. */
 int image_store_digests(cric_db *db, char ***digests, size_t *n, cric_err *err);
 /* Every recorded layer (start-up cleanup). */
 int image_store_layers(cric_db *db, char ***chain_ids, size_t *n, cric_err *err);

@@ -128,7 +128,7 @@ static int unpack(const ent *ents, size_t n, const char *filter, unpack_stats *s
     char p[300];
     snprintf(p, sizeof(p), "%s/root", base);
     int root = open(p, O_RDONLY | O_DIRECTORY);
-    int rc = layer_unpack_fd(fd, root, "test", st, err);
+    int rc = layer_unpack_fd(fd, root, "test", NULL, st, err);
     close(root);
     close(fd);
     return rc;
@@ -298,7 +298,7 @@ static void garbage_is_rejected(void **state)
     int root = open(path, O_RDONLY | O_DIRECTORY);
     unpack_stats st;
     cric_err err = {0};
-    assert_int_equal(layer_unpack_fd(fd, root, "junk", &st, &err), -1);
+    assert_int_equal(layer_unpack_fd(fd, root, "junk", NULL, &st, &err), -1);
     close(fd);
     close(root);
 }
