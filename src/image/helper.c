@@ -119,9 +119,8 @@ static int fail(run *r, cric_errkind kind, const char *fmt, const char *detail)
     return -1;
 }
 
-static int reply(run *r, const char *text)
+static int send_n(run *r, const char *text, size_t len)
 {
-    size_t len = strlen(text);
     while (len > 0) {
         ssize_t n = write(r->to_fd, text, len);
         if (n < 0 && errno == EINTR)
@@ -132,6 +131,11 @@ static int reply(run *r, const char *text)
         len -= (size_t)n;
     }
     return 0;
+}
+
+static int reply(run *r, const char *text)
+{
+    return send_n(r, text, strlen(text));
 }
 
 static char **digest_list(const json_t *a, size_t max, size_t *n)
@@ -409,7 +413,7 @@ int helper_run(image_service *s, json_t *job, const char *what, const char *anno
              .to_fd = in[1]};
     size_t tl = strlen(text);
     text[tl] = '\n'; /* sent with its length */
-    if (reply(&r, text) < 0)
+    if (send_n(&r, text, tl + 1) < 0)
         log_warn("image", "%s: cric-pull took no job (it will tell why)", what);
     explicit_bzero(text, tl + 1); /* it carries credentials */
     free(text);

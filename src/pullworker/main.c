@@ -61,7 +61,9 @@ int worker_expect(worker *w, const char *want, cric_err *err)
     else if (why)
         rc = cric_err_set(err, CRIC_ERR_INTERNAL, "%s", why);
     else
-        rc = cric_err_set(err, CRIC_ERR_INTERNAL, "cric-pull: unexpected answer from the daemon");
+        rc = cric_err_set(err, CRIC_ERR_INTERNAL,
+                          "cric-pull: unexpected answer from the daemon (want %s, got %.80s)",
+                          want, line);
     json_decref(m);
     return rc;
 }

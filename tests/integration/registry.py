@@ -404,12 +404,16 @@ class TokenServer:
     """A Bearer token server for docker-registry's token auth: RS256 JWTs
     signed with the openssl CLI (x5c header, self-signed cert as the root).
     users: {name: password}; anonymous callers get pull access to repos
-    starting with "public/" only. requests records (user, scope) per call."""
+    starting with "public/" only. requests records (user, scope) per call.
+    refresh_tokens: {token: name}, the OAuth2 form POST (grant_type=
+    refresh_token) that identity tokens use; recorded as ("refresh:" + name,
+    scope), or ("bad-refresh", scope) for an unknown token."""
 
-    def __init__(self, users):
+    def __init__(self, users, refresh_tokens=None):
         import http.server
         import threading
         self.users = users
+        self.refresh_tokens = refresh_tokens or {}
         self.requests = []
         self.dir = tempfile.mkdtemp(prefix="cric-token-", dir="/tmp")
         self.key = os.path.join(self.dir, "key.pem")
@@ -448,6 +452,29 @@ class TokenServer:
                         user or parts[1].startswith("public/")):
                     access = [{"type": "repository", "name": parts[1], "actions": ["pull"]}]
                 body = json.dumps({"token": ts.sign(user or "", access)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                import urllib.parse
+                n = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                scope = form.get("scope", [""])[0]
+                user = ts.refresh_tokens.get(form.get("refresh_token", [""])[0])
+                if form.get("grant_type") != ["refresh_token"] or user is None:
+                    ts.requests.append(("bad-refresh", scope))
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                ts.requests.append(("refresh:" + user, scope))
+                parts = scope.split(":")
+                access = []
+                if len(parts) == 3 and parts[0] == "repository":
+                    access = [{"type": "repository", "name": parts[1], "actions": ["pull"]}]
+                body = json.dumps({"access_token": ts.sign(user, access)}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -113,7 +113,7 @@ def test_bearer_token_flow(registry, make_daemon, pb):
         plain.proc.terminate()
         plain.proc.wait()
         plain.proc = None
-        tok = TokenServer({"bob": "hunter2"})
+        tok = TokenServer({"bob": "hunter2"}, refresh_tokens={"rt-bob-7f3e": "bob"})
         secured = plain.restart_with(token=tok)
         d = make_daemon()
         # Anonymous token for a public repository.
@@ -136,6 +136,18 @@ def test_bearer_token_flow(registry, make_daemon, pb):
         access = [{"type": "repository", "name": "team/busybox", "actions": ["pull"]}]
         assert pull(d, pb, secured.ref("team/busybox:latest"),
                     registry_token=tok.sign("bob", access)) == priv.id
+        # An identity token (OAuth2 refresh token): exchanged by form POST.
+        d.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=priv.id)))
+        assert pull(d, pb, secured.ref("team/busybox:latest"),
+                    identity_token="rt-bob-7f3e") == priv.id
+        assert ("refresh:bob", "repository:team/busybox:pull") in tok.requests
+        # An unknown identity token: refused, and the token never shows in the message.
+        d.image().RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=priv.id)))
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, pb, secured.ref("team/busybox:latest"), identity_token="rt-stolen-0000")
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+        assert ("bad-refresh", "repository:team/busybox:pull") in tok.requests
+        assert "rt-stolen" not in e.value.details() and "rt-stolen" not in d.log()
     finally:
         if secured:
             secured.stop()
