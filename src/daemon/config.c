@@ -253,9 +253,9 @@ static bool handler_name_ok(const char *s)
 static int merge_handler(cric_config *cfg, const char *name, json_t *obj, cric_err *err)
 {
     if (!handler_name_ok(name))
-        return cric_err_set(err, CRIC_ERR_INVALID,
-                            "runtimes.handlers: bad handler name \"%.64s\" (1-63 of [A-Za-z0-9._-])",
-                            name);
+        return cric_err_set(
+            err, CRIC_ERR_INVALID,
+            "runtimes.handlers: bad handler name \"%.64s\" (1-63 of [A-Za-z0-9._-])", name);
     if (!json_is_object(obj))
         return cric_err_set(err, CRIC_ERR_INVALID, "runtimes.handlers.%s: expected an object",
                             name);
@@ -343,8 +343,7 @@ static bool registry_host_ok(const char *s)
 static int merge_registry(cric_config *cfg, const char *host, json_t *obj, cric_err *err)
 {
     if (!registry_host_ok(host))
-        return cric_err_set(err, CRIC_ERR_INVALID, "registries: bad registry host \"%.64s\"",
-                            host);
+        return cric_err_set(err, CRIC_ERR_INVALID, "registries: bad registry host \"%.64s\"", host);
     if (!json_is_object(obj))
         return cric_err_set(err, CRIC_ERR_INVALID, "registries.%s: expected an object", host);
     cric_registry *r = NULL;
@@ -498,8 +497,7 @@ int config_merge_json(cric_config *cfg, const char *text, size_t len, const char
                      : cric_err_set(err, CRIC_ERR_INVALID,
                                     "log_level: expected debug, info, warn or error");
         else if (strcmp(k, "log_format") == 0)
-            rc = json_is_string(v) &&
-                         log_format_parse(json_string_value(v), &cfg->log_format) == 0
+            rc = json_is_string(v) && log_format_parse(json_string_value(v), &cfg->log_format) == 0
                      ? 0
                      : cric_err_set(err, CRIC_ERR_INVALID, "log_format: expected text or json");
         else if (strcmp(k, "grpc") == 0)
@@ -576,9 +574,9 @@ json_t *config_to_json(const cric_config *cfg)
     json_t *handlers = json_object();
     for (size_t i = 0; i < cfg->n_handlers; i++) {
         const cric_runtime_handler *h = &cfg->handlers[i];
-        json_object_set_new(handlers, h->name,
-                            json_pack("{s:s, s:s, s:O}", "path", h->path, "root", h->root,
-                                      "options", h->options));
+        json_object_set_new(
+            handlers, h->name,
+            json_pack("{s:s, s:s, s:O}", "path", h->path, "root", h->root, "options", h->options));
     }
     json_t *regs = json_object();
     for (size_t i = 0; i < cfg->n_registries; i++) {
@@ -602,13 +600,12 @@ json_t *config_to_json(const cric_config *cfg)
         cfg->log_format == LOG_FMT_JSON ? "json" : "text", "grpc", "max_recv_message_size",
         (json_int_t)cfg->grpc_max_recv_msg, "max_send_message_size",
         (json_int_t)cfg->grpc_max_send_msg, "max_concurrent_streams",
-        (json_int_t)cfg->grpc_max_streams, "workers", (json_int_t)cfg->workers,
-        "shutdown_grace_ms", (json_int_t)cfg->shutdown_grace_ms, "cni", "conf_dir",
-        cfg->cni_conf_dir, "bin_dirs", bins, "runtimes", "default", cfg->default_runtime,
-        "handlers", handlers, "pause_image", cfg->pause_image, "registries", regs, "streaming",
-        "address", cfg->stream_address, "port", (json_int_t)cfg->stream_port,
-        "token_ttl_seconds", (json_int_t)cfg->stream_token_ttl_s, "tls_cert",
-        cfg->stream_tls_cert, "tls_key", cfg->stream_tls_key);
+        (json_int_t)cfg->grpc_max_streams, "workers", (json_int_t)cfg->workers, "shutdown_grace_ms",
+        (json_int_t)cfg->shutdown_grace_ms, "cni", "conf_dir", cfg->cni_conf_dir, "bin_dirs", bins,
+        "runtimes", "default", cfg->default_runtime, "handlers", handlers, "pause_image",
+        cfg->pause_image, "registries", regs, "streaming", "address", cfg->stream_address, "port",
+        (json_int_t)cfg->stream_port, "token_ttl_seconds", (json_int_t)cfg->stream_token_ttl_s,
+        "tls_cert", cfg->stream_tls_cert, "tls_key", cfg->stream_tls_key);
     json_object_set_new(j, "image_pull",
                         json_pack("{s:I, s:I, s:I, s:I, s:s}", "stall_timeout_seconds",
                                   (json_int_t)cfg->image_stall_timeout_s, "parallel_layers",

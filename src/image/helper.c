@@ -409,8 +409,8 @@ int helper_run(image_service *s, json_t *job, const char *what, const char *anno
         close(out[0]);
         return cric_err_errno(err, se, "%s: start %s", what, path);
     }
-    run r = {.s = s, .what = what, .annotations_json = annotations_json, .pid = pid,
-             .to_fd = in[1]};
+    run r = {
+        .s = s, .what = what, .annotations_json = annotations_json, .pid = pid, .to_fd = in[1]};
     size_t tl = strlen(text);
     text[tl] = '\n'; /* sent with its length */
     if (send_n(&r, text, tl + 1) < 0)

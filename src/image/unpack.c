@@ -78,8 +78,8 @@ typedef struct unpacker {
     digester *diff;
     struct archive *outer;
     const unpack_limits *lim;
-    uint64_t seen;  /* uncompressed bytes read */
-    int over;       /* 1: over lim->max_bytes, 2: over lim->max_total */
+    uint64_t seen; /* uncompressed bytes read */
+    int over;      /* 1: over lim->max_bytes, 2: over lim->max_total */
     /* Directory times are set last: later entries change them. */
     struct dir_time {
         char *path;
@@ -538,10 +538,10 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, const unpack_limit
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            rc = u->over ? over_limit(u, err)
-                         : cric_err_set(err, CRIC_ERR_INVALID,
-                                        "layer %s: rejected: bad tar stream: %s", what,
-                                        archive_error_string(inner));
+            rc = u->over
+                     ? over_limit(u, err)
+                     : cric_err_set(err, CRIC_ERR_INVALID, "layer %s: rejected: bad tar stream: %s",
+                                    what, archive_error_string(inner));
             break;
         }
         if (do_entry(u, inner, e, err) < 0) {

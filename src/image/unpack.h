@@ -44,5 +44,4 @@ int layer_unpack_fd(int in_fd, int root_fd, const char *what, const unpack_limit
  * result means the root itself. Exposed for unit tests. */
 int unpack_clean_path(const char *in, char *out, size_t outlen, cric_err *err);
 
-
 #endif

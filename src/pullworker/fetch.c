@@ -93,8 +93,7 @@ int worker_pull(worker *w, const json_t *job, cric_err *err)
         }
     }
     reg_timeouts to = {.connect_s = 15,
-                       .stall_s =
-                           w->cfg.image_stall_timeout_s ? w->cfg.image_stall_timeout_s : 30,
+                       .stall_s = w->cfg.image_stall_timeout_s ? w->cfg.image_stall_timeout_s : 30,
                        .request_s = 120,
                        .attempts = 3};
     __attribute__((cleanup(reg_client_freep))) reg_client *rc = NULL;

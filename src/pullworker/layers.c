@@ -117,8 +117,8 @@ int blob_stream_fd(int fd, const oci_desc *d, int out_fd, int tee_fd, bool *wrot
             break;
         total += r;
         if (total > d->size)
-            return cric_err_set(err, CRIC_ERR_INVALID, "blob %s: larger than %lld bytes",
-                                d->digest, (long long)d->size);
+            return cric_err_set(err, CRIC_ERR_INVALID, "blob %s: larger than %lld bytes", d->digest,
+                                (long long)d->size);
         digester_update(dg, buf, (size_t)r);
         *wrote = true;
         int outs[2] = {out_fd, tee_fd};
@@ -140,8 +140,9 @@ int blob_stream_fd(int fd, const oci_desc *d, int out_fd, int tee_fd, bool *wrot
     char got[DIGEST_STR_LEN + 1];
     digester_final(dg, got);
     if (total != d->size || strcmp(got, d->digest) != 0)
-        return cric_err_set(err, CRIC_ERR_INVALID, "blob %s: digest or size mismatch (got %s, %lld bytes)",
-                            d->digest, got, (long long)total);
+        return cric_err_set(err, CRIC_ERR_INVALID,
+                            "blob %s: digest or size mismatch (got %s, %lld bytes)", d->digest, got,
+                            (long long)total);
     return 0;
 }
 
@@ -195,8 +196,8 @@ static int unpack_once(worker *w, const oci_desc *d, const char *diff_id, const 
      * else downloaded into a temporary file beside the unpack. */
     struct stat bst;
     blob_fd = open(blob_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (blob_fd >= 0 && (fstat(blob_fd, &bst) < 0 || !S_ISREG(bst.st_mode) ||
-                         bst.st_size != d->size)) {
+    if (blob_fd >= 0 &&
+        (fstat(blob_fd, &bst) < 0 || !S_ISREG(bst.st_mode) || bst.st_size != d->size)) {
         close(blob_fd);
         blob_fd = -1;
     }
@@ -312,10 +313,10 @@ static int lock_chain(worker *w, const char *chain_hex, cric_err *err)
     int fd = open(w->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return cric_err_errno(err, errno, "layer lock %s", w->lock_path);
-    unsigned long long slot = strtoull((char[9]){chain_hex[0], chain_hex[1], chain_hex[2],
-                                                 chain_hex[3], chain_hex[4], chain_hex[5],
-                                                 chain_hex[6], chain_hex[7], 0},
-                                       NULL, 16);
+    unsigned long long slot =
+        strtoull((char[9]){chain_hex[0], chain_hex[1], chain_hex[2], chain_hex[3], chain_hex[4],
+                           chain_hex[5], chain_hex[6], chain_hex[7], 0},
+                 NULL, 16);
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)slot, .l_len = 1};
     while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
         if (errno == EINTR)
@@ -408,8 +409,8 @@ static int ensure_all(worker *w, const worker_image *img, char **chains, char **
     if (!outs)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "%s: out of memory", img->what);
     atomic_store(&w->image_bytes, 0);
-    layer_job job = {.w = w, .img = img, .chains = chains, .diff_ids = diff_ids, .outs = outs,
-                     .n = n};
+    layer_job job = {
+        .w = w, .img = img, .chains = chains, .diff_ids = diff_ids, .outs = outs, .n = n};
     pthread_mutex_init(&job.mu, NULL);
     size_t par = w->cfg.image_parallel_layers ? w->cfg.image_parallel_layers : 3;
     if (par > PARALLEL_MAX)
@@ -478,13 +479,12 @@ int worker_commit_image(worker *w, const worker_image *img, cric_err *err)
         uint64_t size = img->config_len;
         for (size_t i = 0; i < n; i++)
             size += (uint64_t)img->manifest->layers[i].desc.size;
-        json_t *msg = json_pack(
-            "{s:{s:s, s:s, s:s, s:s%, s:o, s:o, s:I, s:s, s:s}}", "image", "what", img->what,
-            "id", img->config_digest, "manifest_digest",
-            img->manifest_digest ? img->manifest_digest : "", "config", img->config_body,
-            img->config_len, "chains", strv_json(chains, n), "blobs", json_incref(blobs), "size",
-            (json_int_t)size, "tag", img->tag ? img->tag : "", "digest",
-            img->digest ? img->digest : "");
+        json_t *msg = json_pack("{s:{s:s, s:s, s:s, s:s%, s:o, s:o, s:I, s:s, s:s}}", "image",
+                                "what", img->what, "id", img->config_digest, "manifest_digest",
+                                img->manifest_digest ? img->manifest_digest : "", "config",
+                                img->config_body, img->config_len, "chains", strv_json(chains, n),
+                                "blobs", json_incref(blobs), "size", (json_int_t)size, "tag",
+                                img->tag ? img->tag : "", "digest", img->digest ? img->digest : "");
         if (!msg)
             rc = cric_err_set(err, CRIC_ERR_INVALID, "%s: image config is not valid UTF-8",
                               img->what);

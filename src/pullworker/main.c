@@ -62,8 +62,8 @@ int worker_expect(worker *w, const char *want, cric_err *err)
         rc = cric_err_set(err, CRIC_ERR_INTERNAL, "%s", why);
     else
         rc = cric_err_set(err, CRIC_ERR_INTERNAL,
-                          "cric-pull: unexpected answer from the daemon (want %s, got %.80s)",
-                          want, line);
+                          "cric-pull: unexpected answer from the daemon (want %s, got %.80s)", want,
+                          line);
     json_decref(m);
     return rc;
 }

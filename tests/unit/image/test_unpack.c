@@ -303,6 +303,54 @@ static void garbage_is_rejected(void **state)
     close(root);
 }
 
+/* The caps count the uncompressed tar stream: one layer alone, and the
+ * layers of an image together through the shared total. */
+static void size_caps(void **state)
+{
+    (void)state;
+    static char big[256 * 1024];
+    memset(big, 'z', sizeof(big) - 1);
+    ent ents[] = {{"big", AE_IFREG, 0644, big, 0, 0, 0, 0, 0}};
+    char diff[DIGEST_STR_LEN + 1], p[300];
+    snprintf(p, sizeof(p), "%s/root", base);
+    unpack_stats st;
+    cric_err err = {0};
+
+    int fd = make_tar(ents, 1, "gzip", diff);
+    int root = open(p, O_RDONLY | O_DIRECTORY);
+    unpack_limits one = {.max_bytes = 64 * 1024, .max_bytes_name = "max_layer"};
+    assert_int_equal(layer_unpack_fd(fd, root, "capped", &one, &st, &err), -1);
+    assert_int_equal(err.kind, CRIC_ERR_RESOURCE);
+    assert_non_null(strstr(err.msg, "max_layer (65536 bytes)"));
+    close(fd);
+    close(root);
+
+    atomic_uint_least64_t total = 0;
+    unpack_limits all = {.max_bytes = 1 << 20,
+                         .total = &total,
+                         .max_total = 400 * 1024,
+                         .max_total_name = "max_image"};
+    for (int i = 0; i < 2; i++) {
+        char sub[320];
+        snprintf(sub, sizeof(sub), "%s/root/l%d", base, i);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        fd = make_tar(ents, 1, "gzip", diff);
+        root = open(sub, O_RDONLY | O_DIRECTORY);
+        cric_err e2 = {0};
+        int rc = layer_unpack_fd(fd, root, "layer", &all, &st, &e2);
+        if (i == 0) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(st.diff_id, diff);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_int_equal(e2.kind, CRIC_ERR_RESOURCE);
+            assert_non_null(strstr(e2.msg, "max_image"));
+        }
+        close(fd);
+        close(root);
+    }
+}
+
 static void clean_paths(void **state)
 {
     (void)state;
@@ -331,6 +379,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(whiteouts, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(garbage_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(size_caps, setup, teardown),
         cmocka_unit_test(clean_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
