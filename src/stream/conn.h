@@ -55,7 +55,7 @@ struct stream_server {
     char *address, *tls_cert, *tls_key;
     stream_backend be;
     token_store *tokens;
-    struct ssl_ctx_st *tls; /* NULL: plain HTTP */
+    struct tls_ctx *tls; /* NULL: plain HTTP */
     char base_url[128];
     sconn *conns;
     unsigned n_conns, n_sessions;
@@ -76,7 +76,7 @@ struct sconn {
     bool read_paused;   /* back-pressure: a channel buffer is full */
     bool counted;       /* counts against max_sessions */
     sbuf in;            /* bytes read (decrypted) and not yet parsed */
-    struct ssl_st *ssl; /* TLS, when configured */
+    void *ssl;          /* TLS (the module's SSL), when configured */
     sbuf raw;           /* TLS: ciphertext read, not yet decrypted */
     size_t out_pending; /* bytes in uv_write not yet written */
     uint64_t last_active;

@@ -760,8 +760,7 @@ void stream_server_free(stream_server *s)
     if (!s)
         return;
     token_store_free(s->tokens);
-    if (s->tls)
-        SSL_CTX_free(s->tls);
+    tls_ctx_free(s->tls);
     free(s->address);
     free(s);
 }

@@ -1,126 +1,127 @@
-#include <openssl/err.h>
+/* The daemon's side of the TLS module: finds cric-tls.so next to the
+ * executable (or in the build tree's src/stream), loads it and forwards. */
+#include "stream/tls.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "stream/tls.h"
+#include "stream/tls_module.h"
 #include "util/log.h"
+
+struct tls_ctx {
+    void *dl;
+    const tls_ops *ops;
+    void *ssl_ctx;
+    tls_host host;
+};
 
 /* server.c: writes bytes to the socket as they are. */
 int conn_write_raw(sconn *c, uint8_t *data, size_t len);
 
-SSL_CTX *tls_ctx_new(const char *cert, const char *key, cric_err *err)
+static void host_log(const char *msg)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) {
-        cric_err_set(err, CRIC_ERR_INTERNAL, "streaming: TLS context: out of memory");
+    log_info("stream", "%s", msg);
+}
+
+static int module_path(char *out, size_t cap, cric_err *err)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return cric_err_errno(err, errno, "streaming TLS: resolve /proc/self/exe");
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "streaming TLS: odd executable path %s", exe);
+    *slash = '\0';
+    static const char *const rel[] = {"cric-tls.so", "../stream/cric-tls.so"};
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+        int w = snprintf(out, cap, "%s/%s", exe, rel[i]);
+        if (w > 0 && (size_t)w < cap && access(out, R_OK) == 0)
+            return 0;
+    }
+    return cric_err_set(err, CRIC_ERR_INTERNAL,
+                        "streaming TLS: the module cric-tls.so is not next to %s", exe);
+}
+
+tls_ctx *tls_ctx_new(const char *cert, const char *key, cric_err *err)
+{
+    char path[PATH_MAX];
+    if (module_path(path, sizeof(path), err) < 0)
+        return NULL;
+    tls_ctx *t = calloc(1, sizeof(*t));
+    if (!t) {
+        cric_err_set(err, CRIC_ERR_RESOURCE, "streaming TLS: out of memory");
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    char why[256] = "";
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
-        cric_err_set(err, CRIC_ERR_INVALID, "streaming.tls_cert %s: %s", cert, why);
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
-        cric_err_set(err, CRIC_ERR_INVALID, "streaming.tls_key %s: %s", key, why);
-    } else if (SSL_CTX_check_private_key(ctx) != 1) {
-        cric_err_set(err, CRIC_ERR_INVALID,
-                     "streaming.tls_key %s does not match the certificate %s", key, cert);
-    } else {
-        return ctx;
+    t->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    tls_module_fn fn = t->dl ? (tls_module_fn)dlsym(t->dl, CRIC_TLS_MODULE_SYMBOL) : NULL;
+    t->ops = fn ? fn() : NULL;
+    if (!t->ops || t->ops->abi != CRIC_TLS_MODULE_ABI) {
+        const char *why = dlerror();
+        cric_err_set(err, CRIC_ERR_INTERNAL, "streaming TLS: load %s: %s", path,
+                     why ? why : "not a cric TLS module of this version");
+        tls_ctx_free(t);
+        return NULL;
     }
-    ERR_clear_error();
-    SSL_CTX_free(ctx);
-    return NULL;
+    t->host.write_raw = conn_write_raw;
+    t->host.reserve = sbuf_reserve;
+    t->host.info = host_log;
+    t->ssl_ctx = t->ops->ctx_new(cert, key, err);
+    if (!t->ssl_ctx) {
+        tls_ctx_free(t);
+        return NULL;
+    }
+    log_info("stream", "TLS module %s loaded", path);
+    return t;
 }
 
-int tls_conn_init(sconn *c, SSL_CTX *ctx)
+void tls_ctx_free(tls_ctx *t)
 {
-    c->ssl = SSL_new(ctx);
-    if (!c->ssl)
-        return -1;
-    BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
-    if (!rbio || !wbio) {
-        BIO_free(rbio);
-        BIO_free(wbio);
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-        return -1;
-    }
-    SSL_set_bio(c->ssl, rbio, wbio);
-    SSL_set_accept_state(c->ssl);
-    return 0;
+    if (!t)
+        return;
+    if (t->ssl_ctx)
+        t->ops->ctx_free(t->ssl_ctx);
+    /* The module stays mapped: OpenSSL keeps process-wide state that it
+     * releases at exit, not at dlclose. */
+    free(t);
 }
 
-/* Sends what OpenSSL produced (records, handshake messages, alerts). */
-static int flush(sconn *c)
+int tls_conn_init(sconn *c, tls_ctx *t)
 {
-    BIO *wbio = SSL_get_wbio(c->ssl);
-    size_t pending;
-    while ((pending = BIO_ctrl_pending(wbio)) > 0) {
-        uint8_t *buf = malloc(pending);
-        if (!buf)
-            return -1;
-        int n = BIO_read(wbio, buf, (int)pending);
-        if (n <= 0) {
-            free(buf);
-            return -1;
-        }
-        if (conn_write_raw(c, buf, (size_t)n) < 0)
-            return -1;
-    }
-    return 0;
+    c->ssl = t->ops->conn_new(t->ssl_ctx);
+    return c->ssl ? 0 : -1;
 }
 
 int tls_feed(sconn *c, const uint8_t *raw, size_t len)
 {
-    if (len > 0 && BIO_write(SSL_get_rbio(c->ssl), raw, (int)len) != (int)len)
-        return -1;
-    for (;;) {
-        if (sbuf_reserve(&c->in, 16384) < 0)
-            return -1;
-        int n = SSL_read(c->ssl, c->in.data + c->in.len, (int)(c->in.cap - c->in.len));
-        if (n > 0) {
-            c->in.len += (size_t)n;
-            continue;
-        }
-        int e = SSL_get_error(c->ssl, n);
-        if (flush(c) < 0)
-            return -1;
-        if (e == SSL_ERROR_WANT_READ)
-            return 0;
-        if (e == SSL_ERROR_ZERO_RETURN)
-            return 0; /* close_notify: the TCP EOF follows */
-        char why[256] = "";
-        ERR_error_string_n(ERR_peek_error(), why, sizeof(why));
-        log_info("stream", "TLS from client failed: %s", why[0] ? why : "protocol error");
-        ERR_clear_error();
-        return -1;
-    }
+    const tls_ctx *t = c->srv->tls;
+    return t->ops->feed(&t->host, c, raw, len);
 }
 
 int tls_write(sconn *c, const uint8_t *data, size_t len)
 {
-    if (len > 0 && SSL_write(c->ssl, data, (int)len) != (int)len) {
-        ERR_clear_error();
-        return -1;
-    }
-    return flush(c);
+    const tls_ctx *t = c->srv->tls;
+    return t->ops->write(&t->host, c, data, len);
 }
 
 void tls_close_notify(sconn *c)
 {
-    if (c->ssl && SSL_is_init_finished(c->ssl)) {
-        SSL_shutdown(c->ssl);
-        flush(c);
-    }
+    const tls_ctx *t = c->srv->tls;
+    if (t && c->ssl)
+        t->ops->close_notify(&t->host, c);
 }
 
 void tls_conn_free(sconn *c)
 {
-    if (c->ssl)
-        SSL_free(c->ssl);
+    const tls_ctx *t = c->srv->tls;
+    if (t && c->ssl)
+        t->ops->conn_free(c->ssl);
     c->ssl = NULL;
     sbuf_free(&c->raw);
 }

@@ -1,15 +1,18 @@
-/* Internal to src/stream: optional TLS for the streaming server (OpenSSL on
- * memory BIOs; the socket I/O stays with libuv). */
+/* Internal to src/stream: optional TLS for the streaming server. The
+ * OpenSSL code is the module cric-tls.so (tls_module.h), loaded by
+ * tls_ctx_new; the socket I/O stays with libuv. */
 #ifndef CRIC_STREAM_TLS_H
 #define CRIC_STREAM_TLS_H
 
-#include <openssl/ssl.h>
-
 #include "stream/conn.h"
 
-/* A server context from PEM files; TLS 1.2 or newer. */
-SSL_CTX *tls_ctx_new(const char *cert, const char *key, cric_err *err);
-int tls_conn_init(sconn *c, SSL_CTX *ctx);
+typedef struct tls_ctx tls_ctx;
+
+/* Loads the module and makes a server context from PEM files (TLS 1.2 or
+ * newer). */
+tls_ctx *tls_ctx_new(const char *cert, const char *key, cric_err *err);
+void tls_ctx_free(tls_ctx *t);
+int tls_conn_init(sconn *c, tls_ctx *t);
 /* Decrypts raw bytes from the socket into c->in; handshake replies are
  * written. -1 when the peer's TLS is broken. */
 int tls_feed(sconn *c, const uint8_t *raw, size_t len);

@@ -3,12 +3,12 @@
  * (binary: one byte; base64 protocols: one ASCII digit and base64 text).
  * v5.channel.k8s.io adds the close signal: channel 255 with the channel to
  * close as payload (the client's way to end stdin). */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stream/conn.h"
 #include "stream/wschan.h"
+#include "util/b64.h"
 #include "util/log.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -116,12 +116,10 @@ int ws_start(sconn *c, const char *key)
 
     char concat[128];
     snprintf(concat, sizeof(concat), "%s%s", key, WS_GUID);
-    unsigned char sha[EVP_MAX_MD_SIZE];
-    unsigned int sha_len = 0;
-    if (!EVP_Digest(concat, strlen(concat), sha, &sha_len, EVP_sha1(), NULL))
-        return -1;
+    uint8_t sha[SHA1_LEN];
+    sha1(concat, strlen(concat), sha);
     char accept[64];
-    EVP_EncodeBlock((unsigned char *)accept, sha, (int)sha_len);
+    b64_encode(sha, SHA1_LEN, accept);
     char resp[512];
     int n = snprintf(resp, sizeof(resp),
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"

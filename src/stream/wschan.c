@@ -1,7 +1,7 @@
-#include <openssl/evp.h>
 #include <stdlib.h>
 
 #include "stream/wschan.h"
+#include "util/b64.h"
 
 int wschan_encode(bool base64, uint8_t channel, const void *data, size_t len, sbuf *out)
 {
@@ -13,8 +13,7 @@ int wschan_encode(bool base64, uint8_t channel, const void *data, size_t len, sb
     if (channel > 9 || sbuf_reserve(out, 2 + 4 * ((len + 2) / 3)) < 0)
         return -1;
     out->data[out->len++] = (uint8_t)('0' + channel);
-    int n = EVP_EncodeBlock(out->data + out->len, data, (int)len);
-    out->len += (size_t)n;
+    out->len += b64_encode(data, len, (char *)out->data + out->len);
     return 0;
 }
 
@@ -36,14 +35,9 @@ int wschan_decode(bool base64, const uint8_t *msg, size_t len, uint8_t *channel,
         return 0;
     if (sbuf_reserve(out, elen / 4 * 3 + 1) < 0)
         return -1;
-    int n = EVP_DecodeBlock(out->data + out->len, msg + 1, (int)elen);
+    long n = b64_decode((const char *)msg + 1, elen, out->data + out->len);
     if (n < 0)
         return -1;
-    /* EVP_DecodeBlock counts padding as zero bytes. */
-    if (msg[len - 1] == '=')
-        n--;
-    if (msg[len - 2] == '=')
-        n--;
     out->len += (size_t)n;
     return 0;
 }
