@@ -5,7 +5,8 @@ local registry, for cric (release build) and, with --with-containerd, Debian's
 containerd CRI (../shared/tools/containerd-anchor.sh) in the same run, on the
 same image. Each run pulls into an empty store: the image is removed (with its
 layers) before the next run. Also reports the runtime's RSS growth during the
-pull.
+pull and the peak RSS of cric's transfer helper (cric-pull), a separate
+short-lived process.
 
   bench/image_pull.py [--with-containerd] [--runs N] [--size-mb MB] [--layers N]
 
@@ -60,6 +61,23 @@ def rss_kb(pid):
         return 0
 
 
+def helpers_rss_kb(pid):
+    """RSS of the runtime's transfer helpers (cric-pull children; containerd has none)."""
+    total = 0
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.index("(") + 1:st.rindex(")")] == "cric-pull" and \
+                int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            total += rss_kb(int(p))
+    return total
+
+
 def measure(endpoint, pid, ref, runs, label, total_bytes):
     import grpc
     import cri_pb2 as pb
@@ -67,16 +85,18 @@ def measure(endpoint, pid, ref, runs, label, total_bytes):
     im = pbg.ImageServiceStub(grpc.insecure_channel(endpoint))
     spec = pb.ImageSpec(image=ref)
     im.RemoveImage(pb.RemoveImageRequest(image=spec), timeout=120)
-    secs, growth = [], []
+    secs, growth, helper = [], [], []
     for _ in range(runs):
         time.sleep(0.5)
         base = rss_kb(pid)
         peak = [base]
+        hpeak = [0]
         stop = [False]
 
         def sample():
             while not stop[0]:
                 peak[0] = max(peak[0], rss_kb(pid))
+                hpeak[0] = max(hpeak[0], helpers_rss_kb(pid))
                 time.sleep(0.01)
         t = threading.Thread(target=sample)
         t.start()
@@ -86,13 +106,15 @@ def measure(endpoint, pid, ref, runs, label, total_bytes):
         stop[0] = True
         t.join()
         growth.append((peak[0] - base) / 1024.0)
+        helper.append(hpeak[0] / 1024.0)
         im.RemoveImage(pb.RemoveImageRequest(image=spec), timeout=120)
     best = min(secs)
     med = sorted(secs)[len(secs) // 2]
     return {"runtime": label, "runs": runs, "image_mb": round(total_bytes / 1e6, 1),
             "best_s": round(best, 3), "median_s": round(med, 3),
             "throughput_mb_s": round(total_bytes / 1e6 / med, 1),
-            "rss_growth_mb_max": round(max(growth), 1)}
+            "rss_growth_mb_max": round(max(growth), 1),
+            "helper_peak_rss_mb": round(max(helper), 1)}
 
 
 def main():
