@@ -56,6 +56,10 @@ typedef struct ctr_rec {
     pthread_mutex_t op_mu; /* Start/Stop/Remove of this container */
     pthread_mutex_t spec_mu;
     json_t *spec; /* config.json, loaded on first ExecSync (spec_mu) */
+    /* ExecSync fast path (exec_plan.c, spec_mu): 0 not decided, 1 plan_path
+     * written, -1 not applicable (plan_why) */
+    int plan_state;
+    char *plan_path, *plan_why;
 } ctr_rec;
 
 #define CTR_CREATING 100 /* persisted before anything is made on disk */
@@ -69,6 +73,7 @@ struct ctr_service {
     char *root_dir;  /* <root>/containers */
     char *exec_dir;  /* <state>/exec-sync */
     char shim_path[4096];
+    char enter_path[4096]; /* cric-enter; "" when not found (ExecSync uses the runtime) */
     ctr_host_facts host;
     cgroup_mounts cg;
     char *memory_mount; /* v1 memory hierarchy or the v2 mount; NULL = none */
@@ -125,6 +130,14 @@ int ctr_rootfs_unmount(const ctr_rec *r, cric_err *err);
 int ctr_spawn(const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid, cric_err *err);
 /* runtime_cmd.c: runs `<runtime> [--root R] args...`, stderr in the error. */
 int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cric_err *err);
+
+/* exec_sync.c: loads r->spec if not yet loaded; r->spec_mu held. */
+int ctr_spec_load_locked(ctr_rec *r, cric_err *err);
+
+/* exec_plan.c: the fast path's plan for r. 1: *plan_path (owned by r);
+ * 0: runtime exec, *why says why; -1: error. */
+int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path, const char **why,
+                      cric_err *err);
 
 /* lifecycle.c */
 int ctr_kill_wait(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err);

@@ -1,8 +1,12 @@
-/* ExecSync: `<runtime> exec --process P --pid-file F <id>` with the
- * container's own process (env, user, cwd, capabilities, no_new_privs, ...)
- * and new args; the runtime enters the container's namespaces, cgroup and
- * seccomp filter. One fork+exec, no shell: stdout and stderr on pipes, the
- * runtime's exit on a pidfd, one poll loop until the deadline. */
+/* ExecSync: the container's own process (env, user, cwd, capabilities,
+ * no_new_privs, ...) with new args, entered one of two ways:
+ * - fast path: cric-enter (src/enter) with the container's exec plan
+ *   (exec_plan.c), the init's pidfd and its cgroups: it joins them, applies
+ *   the same confinement as the runtime and execs the command (~1 ms CPU);
+ * - `<runtime> exec --process P --pid-file F <id>` where the plan does not
+ *   apply (exec_plan.c says when) or `exec_fast_path` is off.
+ * One fork+exec, no shell: stdout and stderr on pipes, the exit on a pidfd,
+ * one poll loop until the deadline. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,15 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctr/ctr_int.h"
+#include "ctr/spec_internal.h"
+#include "enter/plan.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/signals.h"
 
 /* How long the runtime gets to reap a killed exec process. */
 #define EXEC_REAP_GRACE_MS 2000
@@ -78,21 +86,27 @@ static void obuf_read(obuf *b, int fd)
     }
 }
 
+int ctr_spec_load_locked(ctr_rec *r, cric_err *err)
+{
+    if (r->spec)
+        return 0;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/config.json", r->bundle);
+    json_error_t jerr;
+    r->spec = json_load_file(path, 0, &jerr);
+    if (!r->spec)
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: read %s: %s", r->id, path,
+                            jerr.text);
+    return 0;
+}
+
 /* The container's process with argv, as JSON text (the spec is read once). */
 static char *process_json(ctr_rec *r, char *const *argv, size_t argc, cric_err *err)
 {
     pthread_mutex_lock(&r->spec_mu);
-    if (!r->spec) {
-        char path[4200];
-        snprintf(path, sizeof(path), "%s/config.json", r->bundle);
-        json_error_t jerr;
-        r->spec = json_load_file(path, 0, &jerr);
-        if (!r->spec) {
-            pthread_mutex_unlock(&r->spec_mu);
-            cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: read %s: %s", r->id, path,
-                         jerr.text);
-            return NULL;
-        }
+    if (ctr_spec_load_locked(r, err) < 0) {
+        pthread_mutex_unlock(&r->spec_mu);
+        return NULL;
     }
     json_t *proc = NULL;
     int rc = ctr_spec_exec_process(r->spec, argv, argc, false, &proc, err);
@@ -163,55 +177,192 @@ static void join_args(char *buf, size_t size, char *const *argv, size_t argc)
         strcpy(buf + size - 4, "...");
 }
 
-int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc, int64_t timeout_s,
-                  ctr_exec_result *out, cric_err *err)
+/* ---- fast path (cric-enter) ---- */
+
+/* The cgroup.procs files of every hierarchy the container's init is in
+ * (v1 controllers, named hierarchies, the v2 mount of a hybrid host). */
+static int init_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err)
 {
-    memset(out, 0, sizeof(*out));
-    if (argc == 0 || argc > EXEC_ARGS_MAX)
-        return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: cmd needs 1 to %d arguments",
-                            EXEC_ARGS_MAX);
-    if (timeout_s < 0)
-        return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: negative timeout");
-    ctr_rec *r = NULL;
-    if (ctr_get(s, id, &r, err) < 0)
-        return -1;
-    pthread_mutex_lock(&s->mu);
-    int st = r->state;
-    pthread_mutex_unlock(&s->mu);
-    int rc = -1;
-    char proc_path[4200] = "", pid_path[4200] = "";
+    *out = NULL;
+    *n = 0;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
     char *text = NULL;
-    int po[2] = {-1, -1}, pe[2] = {-1, -1};
-    int pidfd = -1;
-    pid_t pid = -1;
-    const char *args[16];
-    size_t n = 0;
-    obuf ob = {0}, eb = {0};
-    if (st != CTR_RUNNING) {
-        cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
-        goto done;
+    size_t len = 0;
+    if (fs_read_file(path, 65536, &text, &len, err) < 0)
+        return -1;
+    char **v = calloc(CGROUP_MAX_MOUNTS + 1, sizeof(char *));
+    if (!v) {
+        free(text);
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
     }
-    text = process_json(r, argv, argc, err);
+    int rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        const char *ctrls = c1 + 1, *rel = c2 + 1;
+        if (rel[0] != '/' || strstr(rel, "/..") || strlen(rel) > 3000) {
+            rc = cric_err_set(err, CRIC_ERR_INTERNAL, "pid %d: odd cgroup path %.200s", (int)pid,
+                              rel);
+            break;
+        }
+        const char *mnt = NULL;
+        if (!*ctrls && strncmp(line, "0:", 2) == 0) {
+            mnt = s->cg.v2;
+        } else {
+            for (size_t i = 0; i < s->cg.n_v1; i++)
+                if (strcmp(s->cg.v1_ctrls[i], ctrls) == 0)
+                    mnt = s->cg.v1[i];
+        }
+        if (!mnt || *n >= CGROUP_MAX_MOUNTS)
+            continue; /* a hierarchy not mounted here cannot be joined either */
+        if (asprintf(&v[*n], "%s%s/cgroup.procs", mnt, strcmp(rel, "/") ? rel : "") < 0) {
+            rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    free(text);
+    if (rc < 0) {
+        for (size_t i = 0; i < *n; i++)
+            free(v[i]);
+        free(v);
+        *n = 0;
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Moves fd to `to` in a forked child (the source may sit on a low number). */
+static int child_fd(int fd, int to)
+{
+    if (fd == to)
+        return fcntl(fd, F_SETFD, 0);
+    return dup2(fd, to) < 0 ? -1 : 0;
+}
+
+/* Starts cric-enter in its own process group with stdio fd1/fd2, the init's
+ * pidfd as fd 3 and the report pipe as fd 4. */
+static int enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan,
+                       char *const *argv, size_t argc, int fd1, int fd2, int report_w, pid_t *pid,
+                       cric_err *err)
+{
+    *pid = -1;
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
+    if (pidfd < 0)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+    /* the pid is the init's while the container is running: checked after
+     * the pidfd pins the process, so a recycled pid is never entered */
+    pthread_mutex_lock(&s->mu);
+    bool running = r->state == CTR_RUNNING && r->pid == init_pid;
+    pthread_mutex_unlock(&s->mu);
+    if (!running)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+    char **cg = NULL;
+    size_t ncg = 0;
+    if (init_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
+        return cric_err_prefix(err, "container %s: exec", r->id);
+    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const char **args = calloc(4 + ncg + argc + 1, sizeof(char *));
+    char ncg_s[24];
+    snprintf(ncg_s, sizeof(ncg_s), "%zu", ncg);
+    int rc = 0;
+    if (!args || null < 0) {
+        rc = cric_err_errno(err, args ? errno : ENOMEM, "container %s: exec", r->id);
+    } else {
+        size_t k = 0;
+        args[k++] = "cric-enter";
+        args[k++] = plan;
+        args[k++] = ncg_s;
+        for (size_t i = 0; i < ncg; i++)
+            args[k++] = cg[i];
+        for (size_t i = 0; i < argc; i++)
+            args[k++] = argv[i];
+        args[k] = NULL;
+        /* the descriptors go to 0..4: first lift them clear of that range */
+        int hi[5] = {-1, -1, -1, -1, -1};
+        const int src[5] = {null, fd1, fd2, pidfd, report_w};
+        for (int i = 0; i < 5 && rc == 0; i++) {
+            hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
+            if (hi[i] < 0)
+                rc = cric_err_errno(err, errno, "container %s: exec: dup", r->id);
+        }
+        if (rc == 0) {
+            *pid = fork();
+            if (*pid < 0) {
+                rc = cric_err_errno(err, errno, "container %s: exec: fork", r->id);
+            } else if (*pid == 0) {
+                /* Only async-signal-safe calls between fork and exec. */
+                for (int i = 0; i < 5; i++)
+                    if (child_fd(hi[i], i) < 0)
+                        _exit(ENTER_EXIT_SETUP);
+                setpgid(0, 0);
+                signals_reset_all();
+                execv(s->enter_path, (char *const *)args);
+                _exit(ENTER_EXIT_SETUP);
+            }
+        }
+        for (int i = 0; i < 5; i++)
+            if (hi[i] >= 0)
+                close(hi[i]);
+    }
+    free(args);
+    for (size_t i = 0; i < ncg; i++)
+        free(cg[i]);
+    free(cg);
+    return rc;
+}
+
+/* Timeout: cric-enter kills and reaps the command on SIGTERM; its process
+ * group is killed only if it lingers. */
+static void kill_enter(pid_t pid, int *status)
+{
+    kill(pid, SIGTERM);
+    for (int waited_ms = 0; waited_ms < EXEC_REAP_GRACE_MS; waited_ms += 5) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* ---- the runtime's exec ---- */
+
+static int runtime_spawn(ctr_service *s, ctr_rec *r, char *const *argv, size_t argc, int fd1,
+                         int fd2, char *proc_path, char *pid_path, size_t path_size, pid_t *pid,
+                         cric_err *err)
+{
+    *pid = -1;
+    char *text = process_json(r, argv, argc, err);
     if (!text)
-        goto done;
+        return -1;
     unsigned char rnd[8];
     if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
-        cric_err_errno(err, errno, "exec: getrandom");
-        goto done;
+        free(text);
+        return cric_err_errno(err, errno, "exec: getrandom");
     }
     char tag[17];
     for (int i = 0; i < 8; i++)
         snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
-    snprintf(proc_path, sizeof(proc_path), "%s/%.12s-%s.json", s->exec_dir, r->id, tag);
-    snprintf(pid_path, sizeof(pid_path), "%s/%.12s-%s.pid", s->exec_dir, r->id, tag);
-    if (write_private(proc_path, text, err) < 0) {
+    snprintf(proc_path, path_size, "%s/%.12s-%s.json", s->exec_dir, r->id, tag);
+    snprintf(pid_path, path_size, "%s/%.12s-%s.pid", s->exec_dir, r->id, tag);
+    int rc = write_private(proc_path, text, err);
+    free(text);
+    if (rc < 0) {
         proc_path[0] = '\0';
-        goto done;
+        return -1;
     }
-    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
-        cric_err_errno(err, errno, "container %s: exec: pipe", r->id);
-        goto done;
-    }
+    const char *args[16];
+    size_t n = 0;
     args[n++] = r->runtime;
     if (r->runtime_root && r->runtime_root[0]) {
         args[n++] = "--root";
@@ -224,9 +375,100 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
     args[n++] = pid_path;
     args[n++] = r->id;
     args[n] = NULL;
-    if (ctr_spawn(args, -1, po[1], pe[1], &pid, err) < 0) {
-        pid = -1;
-        cric_err_prefix(err, "container %s: exec", r->id);
+    if (ctr_spawn(args, -1, fd1, fd2, pid, err) < 0) {
+        *pid = -1;
+        return cric_err_prefix(err, "container %s: exec", r->id);
+    }
+    return 0;
+}
+
+/* What cric-enter reported: a setup failure is an error; a failed execve is
+ * the command's failure (exit 126/127, the reason on stderr, as with the
+ * runtime). */
+static int enter_report(ctr_rec *r, const obuf *rep, obuf *eb, cric_err *err)
+{
+    if (!rep->len)
+        return 0;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%.*s", (int)(rep->len > 512 ? 512 : rep->len), rep->data);
+    msg[strcspn(msg, "\n")] = '\0';
+    if (strncmp(msg, "exec: ", 6) == 0) {
+        const char *m = strchr(msg + 6, ':');
+        char line[700];
+        int n = snprintf(line, sizeof(line), "exec failed:%s\n", m ? m + 1 : msg + 5);
+        if (n > 0 && eb->len + (size_t)n <= CTR_EXEC_OUTPUT_MAX) {
+            char *d = realloc(eb->data, eb->len + (size_t)n + 1);
+            if (d) {
+                memcpy(d + eb->len, line, (size_t)n + 1);
+                eb->data = d;
+                eb->len += (size_t)n;
+            }
+        }
+        return 0;
+    }
+    return cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: exec: %s", r->id, msg);
+}
+
+int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc, int64_t timeout_s,
+                  ctr_exec_result *out, cric_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (argc == 0 || argc > EXEC_ARGS_MAX)
+        return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: cmd needs 1 to %d arguments",
+                            EXEC_ARGS_MAX);
+    if (timeout_s < 0)
+        return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: negative timeout");
+    /* the same rules for both paths (ctr_spec_exec_process: JSON strings) */
+    for (size_t i = 0; i < argc; i++) {
+        json_t *t = argv[i] ? json_string(argv[i]) : NULL;
+        bool ok = t && (i > 0 || argv[i][0]) && strlen(argv[i]) <= SPEC_MAX_STRLEN;
+        json_decref(t);
+        if (!ok)
+            return cric_err_set(err, CRIC_ERR_INVALID,
+                                "exec: argument %zu empty, too long or not UTF-8", i);
+    }
+    ctr_rec *r = NULL;
+    if (ctr_get(s, id, &r, err) < 0)
+        return -1;
+    pthread_mutex_lock(&s->mu);
+    int st = r->state;
+    pid_t init_pid = r->pid;
+    pthread_mutex_unlock(&s->mu);
+    int rc = -1;
+    char proc_path[4200] = "", pid_path[4200] = "";
+    int po[2] = {-1, -1}, pe[2] = {-1, -1}, pr[2] = {-1, -1};
+    int pidfd = -1;
+    pid_t pid = -1;
+    bool fast = false;
+    obuf ob = {0}, eb = {0}, rep = {.eof = true};
+    if (st != CTR_RUNNING) {
+        cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+        goto done;
+    }
+    const char *plan = NULL, *why = NULL;
+    int pl = ctr_exec_plan_get(s, r, &plan, &why, err);
+    if (pl < 0)
+        goto done;
+    fast = pl == 1 && init_pid > 0;
+    if (fast)
+        log_debug("ctr", "container %.12s: ExecSync through cric-enter", r->id);
+    else
+        log_debug("ctr", "container %.12s: ExecSync through %s exec: %s", r->id, r->runtime,
+                  why ? why : "no init pid");
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+        (fast && pipe2(pr, O_CLOEXEC) < 0)) {
+        cric_err_errno(err, errno, "container %s: exec: pipe", r->id);
+        goto done;
+    }
+    if (fast) {
+        if (enter_spawn(s, r, init_pid, plan, argv, argc, po[1], pe[1], pr[1], &pid, err) < 0)
+            goto done;
+        close(pr[1]);
+        pr[1] = -1;
+        fcntl(pr[0], F_SETFL, O_NONBLOCK);
+        rep.eof = false;
+    } else if (runtime_spawn(s, r, argv, argc, po[1], pe[1], proc_path, pid_path, sizeof(proc_path),
+                             &pid, err) < 0) {
         goto done;
     }
     close(po[1]);
@@ -240,7 +482,7 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
     int64_t drain_until = 0;
     bool exited = false, timed_out = false;
     int status = 0;
-    while (!(ob.eof && eb.eof)) {
+    while (!(ob.eof && eb.eof && rep.eof)) {
         int wait = -1;
         int64_t now = mono_ms();
         if (exited) {
@@ -256,11 +498,12 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
         } else if (pidfd < 0) {
             wait = 100;
         }
-        struct pollfd p[3] = {{.fd = ob.eof ? -1 : po[0], .events = POLLIN},
+        struct pollfd p[4] = {{.fd = ob.eof ? -1 : po[0], .events = POLLIN},
                               {.fd = eb.eof ? -1 : pe[0], .events = POLLIN},
-                              {.fd = exited ? -1 : pidfd, .events = POLLIN}};
-        int pr = poll(p, 3, wait);
-        if (pr < 0 && errno != EINTR) {
+                              {.fd = exited ? -1 : pidfd, .events = POLLIN},
+                              {.fd = rep.eof ? -1 : pr[0], .events = POLLIN}};
+        int n = poll(p, 4, wait);
+        if (n < 0 && errno != EINTR) {
             cric_err_errno(err, errno, "container %s: exec: poll", r->id);
             break;
         }
@@ -268,6 +511,8 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
             obuf_read(&ob, po[0]);
         if (p[1].revents)
             obuf_read(&eb, pe[0]);
+        if (p[3].revents)
+            obuf_read(&rep, pr[0]);
         if (!exited && (p[2].revents || pidfd < 0)) {
             pid_t w = waitpid(pid, &status, WNOHANG);
             if (w == pid) {
@@ -278,7 +523,10 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
         }
     }
     if (timed_out) {
-        kill_exec(pid_path, pid, &status);
+        if (fast)
+            kill_enter(pid, &status);
+        else
+            kill_exec(pid_path, pid, &status);
         pid = -1;
         char cmd[256];
         join_args(cmd, sizeof(cmd), argv, argc);
@@ -291,6 +539,8 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
             ;
         pid = -1;
     }
+    if (fast && enter_report(r, &rep, &eb, err) < 0)
+        goto done;
     out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     out->out = ob.data ? ob.data : strdup("");
     out->out_len = ob.len;
@@ -301,7 +551,10 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
 done:
     if (pid > 0) {
         int ignored;
-        kill_exec(pid_path, pid, &ignored);
+        if (fast)
+            kill_enter(pid, &ignored);
+        else
+            kill_exec(pid_path, pid, &ignored);
     }
     if (pidfd >= 0)
         close(pidfd);
@@ -310,6 +563,8 @@ done:
             close(po[i]);
         if (pe[i] >= 0)
             close(pe[i]);
+        if (pr[i] >= 0)
+            close(pr[i]);
     }
     if (proc_path[0])
         unlink(proc_path);
@@ -317,7 +572,7 @@ done:
         unlink(pid_path);
     free(ob.data);
     free(eb.data);
-    free(text);
+    free(rep.data);
     ctr_rec_unref(s, r);
     return rc;
 }

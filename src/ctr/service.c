@@ -54,6 +54,8 @@ static void rec_free(ctr_rec *r)
     free(r->rootfs);
     free(r->wdir);
     json_decref(r->spec);
+    free(r->plan_path);
+    free(r->plan_why);
     free(r->gids);
     ctr_resources_free(r);
     pthread_mutex_destroy(&r->op_mu);
@@ -442,6 +444,11 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
         container_store_init(db, err) < 0 || cgroup_mounts_detect(&s->cg, err) < 0) {
         ctr_service_free(s);
         return -1;
+    }
+    cric_err enter_err = {0};
+    if (helper_default_path("cric-enter", s->enter_path, sizeof(s->enter_path), &enter_err) < 0) {
+        s->enter_path[0] = '\0';
+        log_write(LOG_LVL_WARN, "ctr", "ExecSync runs the OCI runtime's exec: %s", enter_err.msg);
     }
     prepare_runtimes(s);
     ctr_host_facts_detect(&s->host);

@@ -36,24 +36,30 @@ static bool abs_ok(const char *p)
     return p && p[0] == '/' && strlen(p) < 4000 && !strstr(p, "/../");
 }
 
-int shim_default_path(char *out, size_t cap, cric_err *err)
+int helper_default_path(const char *name, char *out, size_t cap, cric_err *err)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
-        return cric_err_errno(err, errno, "cric-shim: resolve /proc/self/exe");
+        return cric_err_errno(err, errno, "%s: resolve /proc/self/exe", name);
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
     if (!slash)
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "cric-shim: odd executable path %s", exe);
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "%s: odd executable path %s", name, exe);
     *slash = '\0';
-    static const char *const rel[] = {"cric-shim", "../shim/cric-shim"};
+    /* installed side by side, or the build tree (src/daemon, src/shim, src/enter) */
+    static const char *const rel[] = {"%s/%s", "%s/../shim/%s", "%s/../enter/%s"};
     for (size_t i = 0; i < ARRAY_LEN(rel); i++) {
-        int w = snprintf(out, cap, "%s/%s", exe, rel[i]);
+        int w = snprintf(out, cap, rel[i], exe, name);
         if (w > 0 && (size_t)w < cap && access(out, X_OK) == 0)
             return 0;
     }
-    return cric_err_set(err, CRIC_ERR_NOT_FOUND, "cric-shim not found next to %s", exe);
+    return cric_err_set(err, CRIC_ERR_NOT_FOUND, "%s not found next to %s", name, exe);
+}
+
+int shim_default_path(char *out, size_t cap, cric_err *err)
+{
+    return helper_default_path("cric-shim", out, cap, err);
 }
 
 /* ---- launch ---- */

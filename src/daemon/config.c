@@ -80,6 +80,7 @@ void config_defaults(cric_config *cfg)
     cfg->stream_token_ttl_s = 60;
     cfg->stream_tls_cert = xstrdup("");
     cfg->stream_tls_key = xstrdup("");
+    cfg->exec_fast_path = true;
 }
 
 void config_free(cric_config *cfg)
@@ -521,6 +522,8 @@ int config_merge_json(cric_config *cfg, const char *text, size_t len, const char
             rc = merge_streaming(cfg, v, err);
         else if (strcmp(k, "image_pull") == 0)
             rc = merge_image_pull(cfg, v, err);
+        else if (strcmp(k, "exec_fast_path") == 0)
+            rc = get_bool(v, "exec_fast_path", &cfg->exec_fast_path, err);
         else
             rc = unknown_key("", k, err);
         if (rc < 0)
@@ -613,5 +616,6 @@ json_t *config_to_json(const cric_config *cfg)
                                   (json_int_t)cfg->image_max_layer_bytes, "max_image_bytes",
                                   (json_int_t)cfg->image_max_image_bytes, "helper",
                                   cfg->image_helper));
+    json_object_set_new(j, "exec_fast_path", json_boolean(cfg->exec_fast_path));
     return j;
 }

@@ -67,6 +67,8 @@ typedef struct cric_config {
     unsigned stream_token_ttl_s;
     char *stream_tls_cert;
     char *stream_tls_key;
+
+    bool exec_fast_path; /* ExecSync enters the container with cric-enter */
 } cric_config;
 
 void config_defaults(cric_config *cfg);

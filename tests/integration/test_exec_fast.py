@@ -1,0 +1,179 @@
+"""ExecSync fast path (cric-enter) against the OCI runtime's exec: the same probe
+runs in the same container through both paths (the daemon restarted with
+exec_fast_path on and off; containers outlive the daemon) and everything the
+process can observe about its confinement must match: ids and groups, the five
+capability sets, no_new_privs, seccomp mode and filter count, what seccomp
+blocks (unshare, sethostname), namespaces, cgroups, cwd, umask, env, rlimits,
+oom_score_adj, the PID namespace and a read-only rootfs. crun and runc."""
+import difflib
+import json
+import os
+import re
+
+import pytest
+
+from test_container import Env, images  # noqa: F401  (images is a fixture)
+
+PROBE = r"""
+for k in Uid Gid Groups CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs Seccomp Seccomp_filters; do
+  grep "^$k:" /proc/self/status
+done
+echo "pid-in-proc $([ -d /proc/$$ ] && readlink /proc/self >/dev/null && echo yes || echo no)"
+echo "init $(tr '\0' ' ' < /proc/1/cmdline)"
+for n in cgroup ipc mnt net pid pid_for_children time uts user; do
+  echo "ns $n $(readlink /proc/self/ns/$n)"
+done
+echo "cgroups:"; cat /proc/self/cgroup
+echo "cwd $(pwd)"
+echo "umask $(umask)"
+echo "oom $(cat /proc/self/oom_score_adj)"
+echo "ppid-outside $(grep -c '^PPid:[[:space:]]0$' /proc/$$/status)"
+echo "limits:"; cat /proc/self/limits
+echo "env:"; env | grep -v -e '^PWD=' -e '^SHLVL=' -e '^_=' | sort
+hostname "$(hostname)" 2>/dev/null; echo "sethostname rc=$?"
+unshare -u true 2>/dev/null; echo "unshare rc=$?"
+touch /.probe-rootfs 2>/dev/null; echo "write-rootfs rc=$?"; rm -f /.probe-rootfs
+echo "id $(id)"
+"""
+
+SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+
+
+def set_fast(d, on):
+    cfg = dict(d.config)
+    cfg["exec_fast_path"] = on
+    d.config = cfg
+    with open(d.config_path, "w") as f:
+        json.dump(cfg, f)
+
+
+def restart(d, fast):
+    d._channel = None
+    d.stop()
+    set_fast(d, fast)
+    d.start()
+
+
+def probe(e, cid):
+    r = e.exec(cid, ["sh", "-c", PROBE], timeout=30)
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return r.stdout.decode()
+
+
+def path_used(d, cid, since):
+    """Which path the daemon's debug log says the last ExecSync of cid took."""
+    text = d.log()[since:]
+    hits = re.findall(r"container %s: ExecSync through (\S+)" % cid[:12], text)
+    assert hits, "no ExecSync log line for %s" % cid
+    return os.path.basename(hits[-1])
+
+
+def variants(pb, e):
+    """(name, pod privileged, ContainerConfig kwargs, fast path expected)."""
+    sc = pb.LinuxContainerSecurityContext
+    default_seccomp = pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault)
+    yield ("plain", False, {}, True)
+    yield ("restricted", False, dict(
+        image="ctr-user", working_dir="/home/app",
+        envs=[pb.KeyValue(key="PROBE", value=b"x y"), pb.KeyValue(key="HOME", value=b"/h")],
+        linux=pb.LinuxContainerConfig(security_context=sc(
+            run_as_user=pb.Int64Value(value=1000), run_as_group=pb.Int64Value(value=1000),
+            supplemental_groups=[2000, 3000], readonly_rootfs=True, no_new_privs=True,
+            seccomp=default_seccomp,
+            capabilities=pb.Capability(add_capabilities=["NET_ADMIN"],
+                                       drop_capabilities=["CHOWN", "KILL"],
+                                       add_ambient_capabilities=["NET_BIND_SERVICE"]))),
+    ), e.handler == "crun")
+    yield ("seccomp-root", False, dict(linux=pb.LinuxContainerConfig(security_context=sc(
+        seccomp=default_seccomp, capabilities=pb.Capability(add_capabilities=["SYS_ADMIN"])))),
+        e.handler == "crun")
+    yield ("privileged", True, dict(linux=pb.LinuxContainerConfig(
+        security_context=sc(privileged=True))), True)
+
+
+@pytest.mark.parametrize("handler", ["crun", "runc"])
+def test_fast_path_matches_runtime_exec(make_daemon, pb, images, handler):  # noqa: F811
+    d = make_daemon()
+    e = Env(d, pb, images, handler)
+    try:
+        made = []
+        for name, priv, kw, fast in variants(pb, e):
+            sid = e.pod(privileged=priv)
+            cid = e.run(sid, e.config(name, SLEEPER, **kw))
+            made.append((name, cid, fast))
+        fast_out = {}
+        for name, cid, fast in made:
+            mark = len(d.log())
+            fast_out[cid] = probe(e, cid)
+            assert path_used(d, cid, mark) == ("cric-enter" if fast else handler), name
+        restart(d, False)
+        e.rt = d.runtime()
+        for name, cid, fast in made:
+            mark = len(d.log())
+            slow = probe(e, cid)
+            assert path_used(d, cid, mark) == handler
+            diff = "\n".join(difflib.unified_diff(fast_out[cid].splitlines(), slow.splitlines(),
+                                                  "cric-enter", handler + " exec", lineterm=""))
+            assert not diff, "%s (%s): the fast path differs:\n%s" % (name, handler, diff)
+        # what the probe shows is the container's, not the daemon's
+        outs = {name: fast_out[cid] for name, cid, _ in made}
+        me = os.readlink("/proc/self/ns/pid")
+        for name, text in outs.items():
+            assert "pid-in-proc yes" in text and "ppid-outside 1" in text, name
+            assert "ns pid %s" % me not in text, name
+            assert "init sh -c trap" in text, name
+        r = outs["restricted"]
+        if handler == "crun":
+            assert "Uid:\t1000\t1000\t1000\t1000" in r and "NoNewPrivs:\t1" in r
+            assert "Seccomp:\t2" in r and "write-rootfs rc=1" in r
+            assert "unshare rc=1" in r and "sethostname rc=1" in r
+            assert "PROBE=x y" in r and "cwd /home/app" in r
+        p = outs["privileged"]
+        assert "Seccomp:\t0" in p and "sethostname rc=0" in p and "write-rootfs rc=0" in p
+        restart(d, True)
+        e.rt = d.runtime()
+    finally:
+        e.cleanup()
+
+
+def test_fast_path_exit_codes_output_and_timeout(make_daemon, pb, images):  # noqa: F811
+    """Through cric-enter: exit codes, signals, missing commands, big output,
+    stdin closed, timeouts that leave no process behind."""
+    import grpc
+    import time
+    d = make_daemon()
+    e = Env(d, pb, images, "crun")
+    try:
+        sid = e.pod()
+        cid = e.run(sid, e.config("x", ["top"]))
+        mark = len(d.log())
+        r = e.exec(cid, ["sh", "-c", "echo o; echo e >&2; exit 7"])
+        assert (r.stdout, r.stderr, r.exit_code) == (b"o\n", b"e\n", 7)
+        assert path_used(d, cid, mark) == "cric-enter"
+        r = e.exec(cid, ["sh", "-c", "kill -TERM $$"])
+        assert r.exit_code == 128 + 15
+        r = e.exec(cid, ["no-such-command"])
+        assert r.exit_code == 127 and b"no-such-command" in r.stderr
+        r = e.exec(cid, ["/etc/passwd"])
+        assert r.exit_code == 126
+        r = e.exec(cid, ["cat"])  # stdin is /dev/null
+        assert r.exit_code == 0 and r.stdout == b""
+        r = e.exec(cid, ["sh", "-c", "head -c 3000000 /dev/zero; head -c 5 /dev/zero >&2"])
+        assert len(r.stdout) == 3000000 and len(r.stderr) == 5
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as err:
+            e.exec(cid, ["sleep", "4321"], timeout=1)
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - t0 < 5
+        r = e.exec(cid, ["sh", "-c", "pgrep sleep || true"], timeout=10)
+        assert r.stdout.strip() == b""
+        assert os.popen("pgrep -f 'slee[p] 4321'").read().strip() == ""
+        left = os.popen("pgrep -x cric-enter").read().strip()
+        assert left == "", os.popen("ps -o pid,ppid,stat,args -p %s; ps -ef | grep -v grep | grep -e cric-enter -e 'sleep 4321'" % left.split()[0]).read()
+        # a stopped container: FAILED_PRECONDITION-like error, never an entry
+        e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=0))
+        with pytest.raises(grpc.RpcError) as err:
+            e.exec(cid, ["true"])
+        assert err.value.code() != grpc.StatusCode.OK
+    finally:
+        e.cleanup()
