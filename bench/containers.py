@@ -9,9 +9,24 @@
   cpu       with --cpu-match REGEX: CPU time (user+sys, including reaped
             children such as the OCI runtime) of the processes whose command
             line matches, per ExecSync, over the exec phase
+  rss       with --rss-containers N (default 100): N pods of one running
+            container each; the daemon's RSS (--daemon-match REGEX) and the sum
+            of the monitors' RSS (--monitor-match REGEX: cric-shim per
+            container, containerd-shim-runc-v2 per pod)
+  probes    with --probe-containers N (default 20) and --probe-seconds S
+            (default 30): exec probes as the kubelet runs them, ExecSync(true)
+            in each of N of those containers once a second (spread over the
+            second) for S seconds. The machine's busy CPU time (/proc/stat:
+            user+nice+system+irq+softirq+steal) over the probe phase minus an
+            idle phase of the same length just before it (same containers, no
+            probes), per 1000 probes; also the CPU time of the --cpu-match
+            processes per 1000 probes, and the probe latencies. Other load on
+            the machine lands in the /proc/stat figure: repeat it.
 
   bench/containers.py ENDPOINT --image REF [--count N] [--exec-count N]
                       [--list-count N] [--label NAME] [--cpu-match REGEX]
+                      [--rss-containers N] [--probe-containers N] [--probe-seconds S]
+                      [--daemon-match REGEX] [--monitor-match REGEX]
 
 Prints one JSON object."""
 import argparse
@@ -64,6 +79,34 @@ def cpu_ticks(pattern):
     return total
 
 
+def busy_ticks():
+    """Busy jiffies of the whole machine from /proc/stat's cpu line."""
+    f = open("/proc/stat").readline().split()
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in f[1:9])
+    return user + nice + system + irq + softirq + steal
+
+
+def rss_kib(pattern):
+    """(sum of VmRSS in KiB, number of processes) whose cmdline matches."""
+    total, n = 0, 0
+    rx = re.compile(pattern)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode(
+                errors="replace")
+            if not rx.search(cmd):
+                continue
+            for line in open("/proc/%s/status" % pid):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    n += 1
+        except OSError:
+            continue
+    return total, n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("endpoint")
@@ -74,6 +117,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--label", default="")
     ap.add_argument("--cpu-match", default="")
+    ap.add_argument("--rss-containers", type=int, default=100)
+    ap.add_argument("--probe-containers", type=int, default=20)
+    ap.add_argument("--probe-seconds", type=int, default=30)
+    ap.add_argument("--daemon-match", default="")
+    ap.add_argument("--monitor-match", default="")
     a = ap.parse_args()
     stubs()
     import grpc
@@ -154,6 +202,10 @@ def main():
                 list_ms.append((t1 - t0) * 1000)
         drop(sid)
 
+    rss = probes = None
+    if a.rss_containers or a.probe_containers:
+        rss, probes = probe_phase(a, pb, rt, pod, ctr, drop)
+
     out = {"runtime": a.label or a.endpoint, "count": a.count,
            "start_p50_ms": round(pct(start_ms, 50), 1), "start_p99_ms": round(pct(start_ms, 99), 1),
            "exec_count": a.exec_count,
@@ -162,7 +214,95 @@ def main():
         out["exec_cpu_ms_per_call"] = round(cpu_ms, 2)
     if list_ms:
         out.update({"list_containers": a.list_count, "list_p50_ms": round(pct(list_ms, 50), 2)})
+    if rss:
+        out.update(rss)
+    if probes:
+        out.update(probes)
     print(json.dumps(out))
+
+
+def probe_phase(a, pb, rt, pod, ctr, drop):
+    import concurrent.futures
+    import threading
+    n_ctr = max(a.rss_containers, a.probe_containers)
+    pods, cids = [], []
+    try:
+        for i in range(n_ctr):
+            pcfg, sid = pod()
+            pods.append(sid)
+            cid = ctr(sid, pcfg, "p%d" % i, ["sleep", "3600"])
+            rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=300)
+            cids.append(cid)
+        time.sleep(2)
+        rss = None
+        if a.rss_containers and a.daemon_match and a.monitor_match:
+            d_kib, _ = rss_kib(a.daemon_match)
+            m_kib, m_n = rss_kib(a.monitor_match)
+            rss = {"rss_containers": n_ctr, "daemon_rss_mib": round(d_kib / 1024.0, 1),
+                   "monitor_rss_mib": round(m_kib / 1024.0, 1), "monitors": m_n}
+        probes = None
+        if a.probe_containers and a.probe_seconds:
+            targets = cids[:a.probe_containers]
+            tck = os.sysconf("SC_CLK_TCK")
+            b0 = busy_ticks()
+            time.sleep(a.probe_seconds)
+            idle_busy = busy_ticks() - b0
+            lat, errors = [], []
+            lock = threading.Lock()
+
+            def one(cid):
+                t0 = time.perf_counter()
+                try:
+                    r = rt.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["true"], timeout=10),
+                                    timeout=60)
+                    ok = r.exit_code == 0
+                except Exception as e:  # noqa: BLE001 - counted and reported
+                    ok = False
+                    errors.append(str(e)[:200])
+                with lock:
+                    if ok:
+                        lat.append((time.perf_counter() - t0) * 1000)
+
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(targets))
+            c0 = cpu_ticks(a.cpu_match) if a.cpu_match else 0
+            b0 = busy_ticks()
+            start = time.monotonic()
+            futs = []
+            for sec in range(a.probe_seconds):
+                for k, cid in enumerate(targets):
+                    at = start + sec + k / float(len(targets))
+                    d = at - time.monotonic()
+                    if d > 0:
+                        time.sleep(d)
+                    futs.append(pool.submit(one, cid))
+            for f in futs:
+                f.result()
+            d = start + a.probe_seconds - time.monotonic()
+            if d > 0:
+                time.sleep(d)
+            probe_busy = busy_ticks() - b0
+            proc_cpu = (cpu_ticks(a.cpu_match) - c0) if a.cpu_match else 0
+            pool.shutdown()
+            n = len(futs)
+            probes = {"probes": n, "probe_errors": len(errors),
+                      "probe_p50_ms": round(pct(lat, 50), 2) if lat else None,
+                      "probe_p99_ms": round(pct(lat, 99), 2) if lat else None,
+                      "idle_busy_cpu_s": round(idle_busy / float(tck), 2),
+                      "probe_busy_cpu_s": round(probe_busy / float(tck), 2),
+                      "busy_cpu_s_per_1000_probes": round(
+                          (probe_busy - idle_busy) / float(tck) * 1000.0 / n, 2)}
+            if a.cpu_match:
+                probes["proc_cpu_s_per_1000_probes"] = round(proc_cpu / float(tck) * 1000.0 / n,
+                                                              2)
+            if errors:
+                probes["probe_error_sample"] = errors[0]
+        return rss, probes
+    finally:
+        for sid in pods:
+            try:
+                drop(sid)
+            except Exception:  # noqa: BLE001 - best effort cleanup
+                pass
 
 
 if __name__ == "__main__":
