@@ -26,6 +26,7 @@ static void defaults_are_sane(void **state)
     assert_int_equal(cfg.grpc_max_recv_msg, 16u << 20);
     assert_string_equal(cfg.default_runtime, "crun");
     assert_non_null(config_find_handler(&cfg, "runc"));
+    assert_true(cfg.exec_fast_path);
     config_free(&cfg);
 }
 
@@ -43,7 +44,8 @@ static void merges_every_section(void **state)
                       "\"/usr/bin/kata\",\"options\":{\"x\":1}}}},"
                       "\"registries\":{\"docker.io\":{\"mirrors\":[\"http://localhost:5000\"],"
                       "\"insecure\":true}},"
-                      "\"streaming\":{\"port\":10010,\"token_ttl_seconds\":5}}";
+                      "\"streaming\":{\"port\":10010,\"token_ttl_seconds\":5},"
+                      "\"exec_fast_path\":false}";
     assert_int_equal(merge(&cfg, doc, &err), 0);
     assert_int_equal(config_validate(&cfg, &err), 0);
     assert_string_equal(cfg.listen, "/tmp/x.sock");
@@ -59,6 +61,7 @@ static void merges_every_section(void **state)
     assert_true(cfg.registries[0].insecure);
     assert_string_equal(cfg.registries[0].mirrors[0], "http://localhost:5000");
     assert_int_equal(cfg.stream_port, 10010);
+    assert_false(cfg.exec_fast_path);
 
     json_t *j = config_to_json(&cfg);
     assert_non_null(j);
@@ -70,6 +73,7 @@ static void merges_every_section(void **state)
     assert_int_equal(merge(&again, text, &err), 0);
     assert_int_equal(again.grpc_max_recv_msg, 2048);
     assert_int_equal(again.n_handlers, 3);
+    assert_false(again.exec_fast_path);
     free(text);
     json_decref(j);
     config_free(&again);
@@ -96,6 +100,7 @@ static void rejects_bad_input(void **state)
         {"{\"registries\":{\"docker.io\":{\"mirrors\":[\"ftp://x\"]}}}", "http://"},
         {"{\"cni\":{\"bin_dirs\":[]}}", "cni.bin_dirs"},
         {"{not json", "line 1"},
+        {"{\"exec_fast_path\":1}", "exec_fast_path: expected true or false"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cric_config cfg;
