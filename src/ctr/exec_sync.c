@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/signals.h"
+
+extern char **environ;
 
 /* How long the runtime gets to reap a killed exec process. */
 #define EXEC_REAP_GRACE_MS 2000
@@ -239,14 +241,6 @@ static int init_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, 
     return 0;
 }
 
-/* Moves fd to `to` in a forked child (the source may sit on a low number). */
-static int child_fd(int fd, int to)
-{
-    if (fd == to)
-        return fcntl(fd, F_SETFD, 0);
-    return dup2(fd, to) < 0 ? -1 : 0;
-}
-
 /* Starts cric-enter in its own process group with stdio fd1/fd2, the init's
  * pidfd as fd 3 and the report pipe as fd 4. */
 static int enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan,
@@ -293,21 +287,34 @@ static int enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *p
             if (hi[i] < 0)
                 rc = cric_err_errno(err, errno, "container %s: exec: dup", r->id);
         }
+        /* posix_spawn: the child shares the daemon's memory until it execs
+         * (no copy of a large process's page tables per probe). It leaves
+         * glibc's internal signals as they are; cric-enter resets every
+         * disposition itself. */
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&at);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                          POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setpgroup(&at, 0);
+        posix_spawnattr_setsigmask(&at, &none);
+        posix_spawnattr_setsigdefault(&at, &all);
+        for (int i = 0; i < 5 && rc == 0; i++)
+            if (posix_spawn_file_actions_adddup2(&fa, hi[i], i) != 0)
+                rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
         if (rc == 0) {
-            *pid = fork();
-            if (*pid < 0) {
-                rc = cric_err_errno(err, errno, "container %s: exec: fork", r->id);
-            } else if (*pid == 0) {
-                /* Only async-signal-safe calls between fork and exec. */
-                for (int i = 0; i < 5; i++)
-                    if (child_fd(hi[i], i) < 0)
-                        _exit(ENTER_EXIT_SETUP);
-                setpgid(0, 0);
-                signals_reset_all();
-                execv(s->enter_path, (char *const *)args);
-                _exit(ENTER_EXIT_SETUP);
+            int e = posix_spawn(pid, s->enter_path, &fa, &at, (char *const *)args, environ);
+            if (e != 0) {
+                *pid = -1;
+                rc = cric_err_errno(err, e, "container %s: exec: spawn %s", r->id, s->enter_path);
             }
         }
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
         for (int i = 0; i < 5; i++)
             if (hi[i] >= 0)
                 close(hi[i]);

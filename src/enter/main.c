@@ -462,8 +462,25 @@ static void child(plan *p, char *const *argv, int errfd)
     _exit(e == ENOENT ? 127 : 126);
 }
 
+/* Every signal to its default (the daemon spawns us without resetting
+ * glibc's internal ones): an ignored signal would stay ignored in the
+ * command. Raw rt_sigaction, which takes every number. */
+static void signals_default(void)
+{
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        uint64_t mask;
+    } sa = {.handler = SIG_DFL};
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask));
+}
+
 int main(int argc, char **argv)
 {
+    signals_default();
     /* SIGTERM (the daemon's timeout) and SIGCHLD are taken with sigwaitinfo */
     sigset_t set;
     sigemptyset(&set);

@@ -130,8 +130,14 @@ def test_fast_path_matches_runtime_exec(make_daemon, pb, images, handler):  # no
             assert "PROBE=x y" in r and "cwd /home/app" in r
         p = outs["privileged"]
         assert "Seccomp:\t0" in p and "sethostname rc=0" in p and "write-rootfs rc=0" in p
+        # after a daemon restart the fast path finds the running containers again
         restart(d, True)
         e.rt = d.runtime()
+        for name, cid, fast in made:
+            mark = len(d.log())
+            again = probe(e, cid)
+            assert path_used(d, cid, mark) == ("cric-enter" if fast else handler), name
+            assert again == fast_out[cid], name
     finally:
         e.cleanup()
 
@@ -175,5 +181,79 @@ def test_fast_path_exit_codes_output_and_timeout(make_daemon, pb, images):  # no
         with pytest.raises(grpc.RpcError) as err:
             e.exec(cid, ["true"])
         assert err.value.code() != grpc.StatusCode.OK
+    finally:
+        e.cleanup()
+
+
+PTRACE_ATTACH, PTRACE_DETACH, PTRACE_SECCOMP_GET_FILTER = 16, 17, 0x420c
+
+
+def seccomp_programs(pid):
+    """The seccomp programs of a process, newest first (PTRACE_SECCOMP_GET_FILTER)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    assert libc.ptrace(PTRACE_ATTACH, pid, None, None) == 0, os.strerror(ctypes.get_errno())
+    progs = []
+    try:
+        os.waitpid(pid, 0)
+        for i in range(16):
+            n = libc.ptrace(PTRACE_SECCOMP_GET_FILTER, pid, ctypes.c_void_p(i), None)
+            if n < 0:
+                break
+            buf = ctypes.create_string_buffer(n * 8)
+            assert libc.ptrace(PTRACE_SECCOMP_GET_FILTER, pid, ctypes.c_void_p(i), buf) == n
+            progs.append(buf.raw)
+    finally:
+        libc.ptrace(PTRACE_DETACH, pid, None, None)
+    return progs
+
+
+def exec_and_dump(e, cid, marker):
+    """Runs `sleep <marker>` by ExecSync and returns its seccomp programs."""
+    import threading
+    import time
+    t = threading.Thread(target=lambda: e.exec(cid, ["sleep", marker], timeout=60))
+    t.start()
+    want = ("sleep\0%s\0" % marker).encode()
+    pid = None
+    for _ in range(200):
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    if open("/proc/%s/cmdline" % p, "rb").read() == want:
+                        pid = int(p)
+                except OSError:
+                    pass
+        if pid:
+            break
+        time.sleep(0.05)
+    assert pid, "the exec'd sleep did not show up"
+    try:
+        return seccomp_programs(pid)
+    finally:
+        os.kill(pid, 9)
+        t.join(30)
+
+
+def test_fast_path_loads_the_program_crun_exec_loads(make_daemon, pb, images):  # noqa: F811
+    """Byte for byte: the seccomp programs of a process started by cric-enter
+    and of one started by `crun exec`, with and without no_new_privs."""
+    d = make_daemon()
+    e = Env(d, pb, images, "crun")
+    try:
+        made = []
+        for name, priv, kw, fast in variants(pb, e):
+            if name in ("restricted", "seccomp-root"):
+                sid = e.pod(privileged=priv)
+                made.append((name, e.run(sid, e.config(name, SLEEPER, **kw))))
+        fast = {cid: exec_and_dump(e, cid, "4243") for _, cid in made}
+        restart(d, False)
+        e.rt = d.runtime()
+        for name, cid in made:
+            slow = exec_and_dump(e, cid, "4244")
+            assert len(slow) == 1 and len(slow[0]) > 100, name
+            assert fast[cid] == slow, name
     finally:
         e.cleanup()
