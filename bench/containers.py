@@ -17,9 +17,10 @@
             (default 30): exec probes as the kubelet runs them, ExecSync(true)
             in each of N of those containers once a second (spread over the
             second) for S seconds. The machine's busy CPU time (/proc/stat:
-            user+nice+system+irq+softirq+steal) over the probe phase minus an
-            idle phase of the same length just before it (same containers, no
-            probes), per 1000 probes; also the CPU time of the --cpu-match
+            user+nice+system+irq+softirq+steal) over the probe phase minus the
+            busy rate of an idle phase of S seconds just before it (same
+            containers, no probes) times the probe phase's length, per 1000
+            probes; also the CPU time of the --cpu-match
             processes per 1000 probes, and the probe latencies. Other load on
             the machine lands in the /proc/stat figure: repeat it.
 
@@ -244,9 +245,10 @@ def probe_phase(a, pb, rt, pod, ctr, drop):
         if a.probe_containers and a.probe_seconds:
             targets = cids[:a.probe_containers]
             tck = os.sysconf("SC_CLK_TCK")
-            b0 = busy_ticks()
+            b0, w0 = busy_ticks(), time.monotonic()
             time.sleep(a.probe_seconds)
             idle_busy = busy_ticks() - b0
+            idle_rate = idle_busy / (time.monotonic() - w0)  # busy ticks per second
             lat, errors = [], []
             lock = threading.Lock()
 
@@ -281,6 +283,7 @@ def probe_phase(a, pb, rt, pod, ctr, drop):
             if d > 0:
                 time.sleep(d)
             probe_busy = busy_ticks() - b0
+            probe_wall = time.monotonic() - start  # longer than S when probes lag
             proc_cpu = (cpu_ticks(a.cpu_match) - c0) if a.cpu_match else 0
             pool.shutdown()
             n = len(futs)
@@ -288,9 +291,10 @@ def probe_phase(a, pb, rt, pod, ctr, drop):
                       "probe_p50_ms": round(pct(lat, 50), 2) if lat else None,
                       "probe_p99_ms": round(pct(lat, 99), 2) if lat else None,
                       "idle_busy_cpu_s": round(idle_busy / float(tck), 2),
+                      "probe_wall_s": round(probe_wall, 1),
                       "probe_busy_cpu_s": round(probe_busy / float(tck), 2),
                       "busy_cpu_s_per_1000_probes": round(
-                          (probe_busy - idle_busy) / float(tck) * 1000.0 / n, 2)}
+                          (probe_busy - idle_rate * probe_wall) / float(tck) * 1000.0 / n, 2)}
             if a.cpu_match:
                 probes["proc_cpu_s_per_1000_probes"] = round(proc_cpu / float(tck) * 1000.0 / n,
                                                               2)
