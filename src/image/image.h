@@ -1,13 +1,15 @@
 /* The image service: pulls images from registries into the content store and
- * the shared layer store, records them in the database and answers lookups
- * (by reference, id or id prefix), listing, removal, holds and usage.
+ * the shared layer store (through the cric-pull helper, see service.h and
+ * src/pullworker), records them in the database and answers lookups (by
+ * reference, id or id prefix), listing, removal, holds and usage.
  *
  * On disk, under <root>:
- *   content/sha256/<hex>     verified manifests and configs
- *   content/tmp/             in-flight downloads (cleaned at start)
+ *   content/sha256/<hex>     verified blobs: manifests, configs, compressed layers
+ *   content/tmp/             in-flight downloads (cleaned at start and after each helper)
  *   layers/<chain-hex>/fs    one unpacked layer (overlayfs whiteouts), shared
  *   layers/<chain-hex>/stats bytes and inodes of the layer
- *   layers/.tmp-*            in-flight unpacks (cleaned at start)
+ *   layers/.tmp-*            in-flight unpacks (cleaned at start and after each helper)
+ *   layers.lock              one OFD lock byte per chain: a layer is unpacked once
  * A layer directory appears by rename only once its content is complete and
  * verified; an image appears in the database only once all its layers exist. */
 #ifndef CRIC_IMAGE_IMAGE_H
