@@ -206,7 +206,9 @@ static int unpack_once(worker *w, const oci_desc *d, const char *diff_id, const 
         src = local_source;
         ud = &local_fd;
     } else {
-        snprintf(blob_tmp, sizeof(blob_tmp), "%s/%s-%.16s", w->tmp_dir, w->job, d->digest + 7);
+        /* Per chain: a manifest may list one blob twice (two threads). */
+        snprintf(blob_tmp, sizeof(blob_tmp), "%s/%s-%.16s-%.16s", w->tmp_dir, w->job, chain_hex,
+                 d->digest + 7);
         tee_fd = open(blob_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (tee_fd < 0) {
             cric_err_errno(err, errno, "layer %s: create %s", d->digest, blob_tmp);

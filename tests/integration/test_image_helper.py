@@ -198,3 +198,15 @@ def test_image_cap_counts_all_layers(registry, make_daemon, pb):
     d2 = make_daemon(config={"image_pull": {"max_layer_bytes": 4 << 20,
                                             "max_image_bytes": 16 << 20}})
     assert pull(d2, pb, registry.ref("capped:latest")) == img.id
+
+
+def test_a_blob_listed_twice_is_stored_intact(registry, daemon, pb):
+    """Layers 0 and 2 share one blob (different chains): both download it at
+    once, and the content store keeps one intact copy."""
+    a = Layer().file("a", os.urandom(1 << 20)).finish("gzip")
+    b = Layer().file("b", b"b").finish("gzip")
+    img = registry.push("twice", ["latest"], [a, b, a])
+    assert pull(daemon, pb, registry.ref("twice:latest")) == img.id
+    with open(os.path.join(daemon.root, "content", "sha256", sha(a[1])[7:]), "rb") as f:
+        assert f.read() == a[1]
+    assert os.listdir(os.path.join(daemon.root, "content", "tmp")) == []
