@@ -3,7 +3,7 @@
 #   make test   install what is missing, build (release and ASan+UBSan), run every test
 BUILD_DEBS := gcc libc6-dev meson ninja-build pkg-config protobuf-c-compiler libprotobuf-c-dev \
 	libnghttp2-dev libuv1-dev libjansson-dev libsqlite3-dev libarchive-dev \
-	libcurl4-openssl-dev libssl-dev libwslay-dev zlib1g-dev
+	libcurl4-openssl-dev libssl-dev zlib1g-dev
 RUN_DEBS := crun runc containernetworking-plugins iptables iproute2
 TEST_DEBS := libcmocka-dev python3 python3-grpcio python3-grpc-tools python3-pytest \
 	busybox-static docker-registry util-linux procps zstd openssl

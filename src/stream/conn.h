@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
-#include <wslay/wslay.h>
 
 #include "stream/buf.h"
 #include "stream/http.h"
@@ -95,9 +94,12 @@ struct sconn {
     bool client_goaway;
     bool goaway_sent;
     /* WebSocket */
-    wslay_event_context_ptr ws;
-    sbuf ws_out;    /* frames wslay produced, handed to conn_write_buf */
-    bool ws_closed; /* the client sent a close frame or went away */
+    bool ws;            /* upgraded */
+    bool ws_close_sent; /* our close frame is queued */
+    uint8_t ws_msg_op;  /* opcode of the fragmented message being joined; 0 = none */
+    sbuf ws_msg;        /* its payload so far */
+    sbuf ws_out;        /* frames to send, handed to conn_write_buf */
+    bool ws_closed;     /* the client sent a close frame or went away */
     schan *chans;
     session *sess;
     sconn *next;

@@ -1,4 +1,4 @@
-/* WebSocket (RFC 6455, framing by wslay) on an upgraded connection, with the
+/* WebSocket (RFC 6455, framing in wsframe.c) on an upgraded connection, with the
  * Kubernetes channel protocols: every message starts with its channel number
  * (binary: one byte; base64 protocols: one ASCII digit and base64 text).
  * v5.channel.k8s.io adds the close signal: channel 255 with the channel to
@@ -8,6 +8,7 @@
 
 #include "stream/conn.h"
 #include "stream/wschan.h"
+#include "stream/wsframe.h"
 #include "util/b64.h"
 #include "util/log.h"
 
@@ -15,42 +16,21 @@
 #define WS_MAX_MSG (4u << 20)
 #define WS_CLOSE_SIGNAL 255
 
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                          void *user)
-{
-    sconn *c = user;
-    size_t n = sbuf_avail(&c->in);
-    if (n == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    if (n > len)
-        n = len;
-    memcpy(buf, sbuf_head(&c->in), n);
-    sbuf_consume(&c->in, n);
-    return (ssize_t)n;
-}
-
-static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                          void *user)
-{
-    sconn *c = user;
-    if (sbuf_append(&c->ws_out, data, len) < 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    return (ssize_t)len;
-}
-
 static void ws_flush(sconn *c)
 {
-    if (!c->ws || c->closing)
+    if (!c->ws || c->closing || sbuf_avail(&c->ws_out) == 0)
         return;
-    if (wslay_event_send(c->ws) != 0) {
-        conn_abort(c, "websocket send failed");
-        return;
-    }
     conn_write_buf(c, &c->ws_out);
+}
+
+static void queue_close(sconn *c, uint16_t code)
+{
+    if (c->ws_close_sent)
+        return;
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    c->ws_close_sent = true;
+    if (wsframe_put(&c->ws_out, WS_OP_CLOSE, p, 2) < 0)
+        conn_abort(c, "out of memory");
 }
 
 static void deliver(sconn *c, uint8_t channel, const uint8_t *data, size_t len)
@@ -77,24 +57,14 @@ static void deliver(sconn *c, uint8_t channel, const uint8_t *data, size_t len)
     session_chan_data(c, ch);
 }
 
-static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                      void *user)
+/* A whole data message. */
+static void on_message(sconn *c, const uint8_t *msg, size_t len)
 {
-    sconn *c = user;
-    if (c->closing)
-        return;
-    conn_touch(c);
-    if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
-        c->ws_closed = true;
-        return;
-    }
-    if (arg->opcode != WSLAY_BINARY_FRAME && arg->opcode != WSLAY_TEXT_FRAME)
-        return;
-    if (arg->msg_length == 0)
+    if (len == 0)
         return;
     uint8_t channel;
     sbuf data = {0};
-    if (wschan_decode(c->ws_base64, arg->msg, arg->msg_length, &channel, &data) < 0) {
+    if (wschan_decode(c->ws_base64, msg, len, &channel, &data) < 0) {
         log_warn("stream", "websocket: malformed channel message");
         sbuf_free(&data);
         return;
@@ -103,17 +73,50 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     sbuf_free(&data);
 }
 
+/* One complete, unmasked frame. -1: the connection is to be dropped. */
+static int on_frame(sconn *c, const wsframe *f, const uint8_t *p)
+{
+    size_t len = (size_t)f->len;
+    switch (f->opcode) {
+    case WS_OP_PING:
+        return wsframe_put(&c->ws_out, WS_OP_PONG, p, len);
+    case WS_OP_PONG:
+        return 0;
+    case WS_OP_CLOSE:
+        c->ws_closed = true;
+        queue_close(c, len >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : WS_CLOSE_NORMAL);
+        return 0;
+    case WS_OP_CONT:
+        if (!c->ws_msg_op)
+            return -1; /* nothing to continue */
+        if (sbuf_avail(&c->ws_msg) + len > WS_MAX_MSG) {
+            queue_close(c, WS_CLOSE_TOO_BIG);
+            c->ws_closed = true;
+            return 0;
+        }
+        if (sbuf_append(&c->ws_msg, p, len) < 0)
+            return -1;
+        if (f->fin) {
+            on_message(c, sbuf_head(&c->ws_msg), sbuf_avail(&c->ws_msg));
+            sbuf_free(&c->ws_msg);
+            c->ws_msg_op = 0;
+        }
+        return 0;
+    default: /* text or binary */
+        if (c->ws_msg_op)
+            return -1; /* a new message inside a fragmented one */
+        if (f->fin) {
+            on_message(c, p, len);
+            return 0;
+        }
+        c->ws_msg_op = f->opcode;
+        return sbuf_append(&c->ws_msg, p, len);
+    }
+}
+
 int ws_start(sconn *c, const char *key)
 {
-    struct wslay_event_callbacks cb = {
-        .recv_callback = ws_recv_cb,
-        .send_callback = ws_send_cb,
-        .on_msg_recv_callback = ws_msg_cb,
-    };
-    if (wslay_event_context_server_init(&c->ws, &cb, c) != 0)
-        return -1;
-    wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MSG);
-
+    c->ws = true;
     char concat[128];
     snprintf(concat, sizeof(concat), "%s%s", key, WS_GUID);
     uint8_t sha[SHA1_LEN];
@@ -133,12 +136,28 @@ void ws_on_input(sconn *c)
 {
     if (!c->ws || c->closing || c->finishing)
         return;
-    if (wslay_event_recv(c->ws) != 0) {
-        conn_abort(c, "websocket protocol error");
-        return;
+    while (!c->ws_closed) {
+        wsframe f;
+        size_t n = sbuf_avail(&c->in);
+        int r = wsframe_header(sbuf_head(&c->in), n, WS_MAX_MSG, &f);
+        if (r < 0) {
+            conn_abort(c, "websocket protocol error");
+            return;
+        }
+        if (r == 0 || n - f.header < f.len)
+            break; /* the rest of the frame is still on its way */
+        uint8_t *p = (uint8_t *)sbuf_head(&c->in) + f.header;
+        wsframe_unmask(&f, p, (size_t)f.len, 0);
+        conn_touch(c);
+        int rc = on_frame(c, &f, p);
+        if (c->closing)
+            return;
+        sbuf_consume(&c->in, f.header + (size_t)f.len);
+        if (rc < 0) {
+            conn_abort(c, "websocket protocol error");
+            return;
+        }
     }
-    if (c->closing)
-        return;
     ws_flush(c);
     if (c->closing)
         return;
@@ -162,12 +181,8 @@ int ws_send(sconn *c, schan *ch, const void *data, size_t len, bool fin)
             sbuf_free(&msg);
             return -1;
         }
-        struct wslay_event_msg m = {
-            .opcode = c->ws_base64 ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
-            .msg = sbuf_head(&msg),
-            .msg_length = sbuf_avail(&msg),
-        };
-        int rc = wslay_event_queue_msg(c->ws, &m);
+        int rc = wsframe_put(&c->ws_out, c->ws_base64 ? WS_OP_TEXT : WS_OP_BINARY, sbuf_head(&msg),
+                             sbuf_avail(&msg));
         sbuf_free(&msg);
         if (rc != 0)
             return -1;
@@ -183,7 +198,7 @@ int ws_send(sconn *c, schan *ch, const void *data, size_t len, bool fin)
 void ws_goodbye(sconn *c)
 {
     if (c->ws && !c->closing && !c->ws_closed) {
-        wslay_event_queue_close(c->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+        queue_close(c, WS_CLOSE_NORMAL);
         ws_flush(c);
     }
     conn_finish(c);
@@ -191,8 +206,7 @@ void ws_goodbye(sconn *c)
 
 void ws_free(sconn *c)
 {
-    if (c->ws)
-        wslay_event_context_free(c->ws);
-    c->ws = NULL;
+    c->ws = false;
     sbuf_free(&c->ws_out);
+    sbuf_free(&c->ws_msg);
 }

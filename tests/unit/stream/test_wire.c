@@ -1,4 +1,5 @@
-/* The exit statuses on the error stream and the WebSocket channel framing. */
+/* The exit statuses on the error stream, the WebSocket frames and the
+ * WebSocket channel framing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,96 @@
 
 #include "stream/status.h"
 #include "stream/wschan.h"
+#include "stream/wsframe.h"
+
+/* A masked client frame as a browser would send it. */
+static size_t client_frame(uint8_t *out, uint8_t b0, const uint8_t *payload, size_t len)
+{
+    const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+    size_t h = 0;
+    out[h++] = b0;
+    if (len < 126) {
+        out[h++] = (uint8_t)(0x80 | len);
+    } else if (len <= 0xffff) {
+        out[h++] = 0x80 | 126;
+        out[h++] = (uint8_t)(len >> 8);
+        out[h++] = (uint8_t)len;
+    } else {
+        out[h++] = 0x80 | 127;
+        for (int i = 0; i < 8; i++)
+            out[h++] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    }
+    memcpy(out + h, mask, 4);
+    h += 4;
+    for (size_t i = 0; i < len; i++)
+        out[h + i] = payload[i] ^ mask[i & 3];
+    return h + len;
+}
+
+static void test_wsframe(void **state)
+{
+    (void)state;
+    static uint8_t buf[70000 + 14], payload[70000];
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = (uint8_t)(i * 7);
+    /* The RFC 6455 example: a masked "Hello". */
+    const uint8_t hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+    wsframe f;
+    assert_int_equal(wsframe_header(hello, sizeof(hello), 1 << 20, &f), 1);
+    assert_true(f.fin);
+    assert_int_equal(f.opcode, WS_OP_TEXT);
+    assert_int_equal(f.len, 5);
+    assert_int_equal(f.header, 6);
+    uint8_t p[5];
+    memcpy(p, hello + 6, 5);
+    wsframe_unmask(&f, p, 5, 0);
+    assert_memory_equal(p, "Hello", 5);
+    /* Every length encoding, and a header that arrives in pieces. */
+    size_t lens[] = {0, 125, 126, 65535, 65536, 70000};
+    for (size_t k = 0; k < 6; k++) {
+        size_t n = client_frame(buf, 0x82, payload, lens[k]);
+        size_t hl = n - lens[k];
+        for (size_t cut = 0; cut < hl; cut++)
+            assert_int_equal(wsframe_header(buf, cut, 1 << 20, &f), 0);
+        assert_int_equal(wsframe_header(buf, n, 1 << 20, &f), 1);
+        assert_int_equal(f.len, lens[k]);
+        assert_int_equal(f.header, hl);
+        /* Unmasking in two parts equals unmasking at once. */
+        size_t half = lens[k] / 2;
+        wsframe_unmask(&f, buf + hl, half, 0);
+        wsframe_unmask(&f, buf + hl + half, lens[k] - half, half);
+        assert_memory_equal(buf + hl, payload, lens[k]);
+        assert_int_equal(wsframe_header(buf, n, lens[k] ? lens[k] - 1 : 0, &f),
+                         lens[k] ? -1 : 1); /* over max */
+    }
+    /* Not valid from a client. */
+    uint8_t unmasked[] = {0x82, 0x01, 0x00};
+    assert_int_equal(wsframe_header(unmasked, 3, 100, &f), -1);
+    size_t n = client_frame(buf, 0xc2, payload, 1); /* RSV1 */
+    assert_int_equal(wsframe_header(buf, n, 100, &f), -1);
+    n = client_frame(buf, 0x83, payload, 1); /* reserved opcode */
+    assert_int_equal(wsframe_header(buf, n, 100, &f), -1);
+    n = client_frame(buf, 0x09, payload, 1); /* fragmented ping */
+    assert_int_equal(wsframe_header(buf, n, 100, &f), -1);
+    n = client_frame(buf, 0x89, payload, 126); /* oversized ping */
+    assert_int_equal(wsframe_header(buf, n, 1000, &f), -1);
+    /* Server frames: unmasked, final, shortest length form. */
+    sbuf out = {0};
+    assert_int_equal(wsframe_put(&out, WS_OP_BINARY, payload, 3), 0);
+    assert_int_equal(wsframe_put(&out, WS_OP_TEXT, payload, 300), 0);
+    assert_int_equal(wsframe_put(&out, WS_OP_BINARY, payload, 70000), 0);
+    const uint8_t *o = sbuf_head(&out);
+    assert_int_equal(sbuf_avail(&out), 2 + 3 + 4 + 300 + 10 + 70000);
+    assert_int_equal(o[0], 0x82);
+    assert_int_equal(o[1], 3);
+    assert_int_equal(o[5], 0x81);
+    assert_int_equal(o[6], 126);
+    assert_int_equal(o[7] << 8 | o[8], 300);
+    assert_int_equal(o[309], 0x82);
+    assert_int_equal(o[310], 127);
+    assert_int_equal(o[316] << 16 | o[317] << 8 | o[318], 70000);
+    sbuf_free(&out);
+}
 
 static void test_status_json(void **state)
 {
@@ -85,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_json),
         cmocka_unit_test(test_wschan),
+        cmocka_unit_test(test_wsframe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
