@@ -1,6 +1,7 @@
 /* cric: the CRI daemon. `cric [flags]` serves; `cric config [flags]` prints the
  * effective configuration; `cric version` prints the version. */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -243,6 +244,7 @@ static int run_daemon(cric_daemon *d)
 
     log_info("daemon", "cric %s serving CRI v1 on %s (root %s, state %s)", CRIC_VERSION,
              d->cfg.listen, d->cfg.root, d->cfg.state);
+    malloc_trim(0); /* start-up scratch (config, schema, recovery) goes back to the kernel */
     uv_run(&d->loop, UV_RUN_DEFAULT);
 
     rpc_server_free(d->rpc);

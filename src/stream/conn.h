@@ -54,7 +54,7 @@ struct stream_server {
     char *address, *tls_cert, *tls_key;
     stream_backend be;
     token_store *tokens;
-    struct tls_ctx *tls; /* NULL: plain HTTP */
+    struct tls_proxy *tls; /* NULL: plain HTTP */
     char base_url[128];
     sconn *conns;
     unsigned n_conns, n_sessions;
@@ -75,8 +75,6 @@ struct sconn {
     bool read_paused;   /* back-pressure: a channel buffer is full */
     bool counted;       /* counts against max_sessions */
     sbuf in;            /* bytes read (decrypted) and not yet parsed */
-    void *ssl;          /* TLS (the module's SSL), when configured */
-    sbuf raw;           /* TLS: ciphertext read, not yet decrypted */
     size_t out_pending; /* bytes in uv_write not yet written */
     uint64_t last_active;
     stream_request *req;
@@ -129,6 +127,9 @@ void spdy_on_input(sconn *c);
 int spdy_send(sconn *c, schan *ch, const void *data, size_t len, bool fin);
 void spdy_goodbye(sconn *c);
 void spdy_consumed(sconn *c, schan *ch, size_t n);
+
+/* server.c: takes a connected plain socket (from the TLS helper) as a client. */
+void stream_server_adopt(stream_server *s, int fd);
 
 /* ws_conn.c */
 int ws_start(sconn *c, const char *key);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "stream/conn.h"
 #include "stream/tls.h"
@@ -67,7 +68,6 @@ static void conn_free(sconn *c)
         spdy_zip_free(&c->zip);
     ws_free(c);
     sbuf_free(&c->in);
-    tls_conn_free(c);
     stream_request_free(c->req);
     free(c);
     stream_server_maybe_done(s);
@@ -150,8 +150,6 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void maybe_shutdown(sconn *c)
 {
     if (c->finishing && c->out_pending == 0 && !c->closing) {
-        if (c->ssl)
-            tls_close_notify(c); /* queued before the FIN */
         uv_shutdown_t *req = calloc(1, sizeof(*req));
         if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
             free(req);
@@ -209,13 +207,7 @@ int conn_write_raw(sconn *c, uint8_t *data, size_t len)
 
 static int write_owned(sconn *c, uint8_t *data, size_t len)
 {
-    if (!c->ssl)
-        return conn_write_raw(c, data, len);
-    int rc = c->closing ? -1 : tls_write(c, data, len);
-    free(data);
-    if (rc < 0 && !c->closing)
-        conn_abort(c, "TLS write failed");
-    return rc;
+    return conn_write_raw(c, data, len);
 }
 
 int conn_write(sconn *c, const void *data, size_t len)
@@ -257,7 +249,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     sconn *c = h->data;
-    sbuf *b = c->ssl ? &c->raw : &c->in;
+    sbuf *b = &c->in;
     if (sbuf_reserve(b, 65536) < 0) {
         buf->base = NULL;
         buf->len = 0;
@@ -555,17 +547,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
-    if (c->ssl) {
-        c->raw.len += (size_t)nread;
-        int rc = tls_feed(c, sbuf_head(&c->raw), sbuf_avail(&c->raw));
-        sbuf_consume(&c->raw, sbuf_avail(&c->raw));
-        if (rc < 0) {
-            conn_abort(c, "TLS failed");
-            return;
-        }
-    } else {
-        c->in.len += (size_t)nread;
-    }
+    c->in.len += (size_t)nread;
     if (c->closing || sbuf_avail(&c->in) == 0)
         return;
     conn_touch(c);
@@ -635,14 +617,11 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static sconn *conn_new(stream_server *s)
 {
-    stream_server *s = server->data;
-    if (status < 0 || s->closing)
-        return;
     sconn *c = calloc(1, sizeof(*c));
     if (!c)
-        return;
+        return NULL;
     c->srv = s;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
@@ -652,19 +631,54 @@ static void on_connection(uv_stream_t *server, int status)
     c->next = s->conns;
     s->conns = c;
     s->n_conns++;
+    return c;
+}
+
+static void conn_begin(sconn *c)
+{
+    conn_touch(c);
+    uv_timer_start(&c->timer, on_tick, 1000, 1000);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    stream_server *s = server->data;
+    if (status < 0 || s->closing)
+        return;
+    sconn *c = conn_new(s);
+    if (!c)
+        return;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
         s->n_conns > 4 * s->opts.max_sessions + 64) {
         conn_abort(c, "accept refused");
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (s->tls && tls_conn_init(c, s->tls) < 0) {
-        conn_abort(c, "TLS setup failed");
+    conn_begin(c);
+}
+
+void stream_server_adopt(stream_server *s, int fd)
+{
+    if (s->closing) {
+        close(fd);
         return;
     }
-    conn_touch(c);
-    uv_timer_start(&c->timer, on_tick, 1000, 1000);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    sconn *c = conn_new(s);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        close(fd);
+        conn_abort(c, "adopt refused");
+        return;
+    }
+    if (s->n_conns > 4 * s->opts.max_sessions + 64) {
+        conn_abort(c, "accept refused");
+        return;
+    }
+    conn_begin(c);
 }
 
 /* ---- server ---- */
@@ -682,13 +696,6 @@ int stream_server_new(stream_server **out, uv_loop_t *loop, const stream_server_
     s->opts.tls_cert = s->opts.tls_key = "";
     s->be = *backend;
     s->tokens = token_store_new(4096);
-    if (opts->tls_cert && opts->tls_cert[0]) {
-        s->tls = tls_ctx_new(opts->tls_cert, opts->tls_key ? opts->tls_key : "", err);
-        if (!s->tls) {
-            stream_server_free(s);
-            return -1;
-        }
-    }
     if (!s->address || !s->tokens) {
         stream_server_free(s);
         return cric_err_set(err, CRIC_ERR_RESOURCE, "streaming: out of memory");
@@ -701,6 +708,23 @@ int stream_server_new(stream_server **out, uv_loop_t *loop, const stream_server_
         stream_server_free(s);
         return cric_err_set(err, CRIC_ERR_INVALID, "streaming.address %s: not an IP address",
                             opts->address);
+    }
+    if (opts->tls_cert && opts->tls_cert[0]) {
+        /* TLS: the helper cric-tls accepts and decrypts, and hands each
+         * connection over as a plain socket (tls.c). */
+        int port = 0;
+        s->tls = tls_proxy_start(s, (struct sockaddr *)&ss, opts->tls_cert,
+                                 opts->tls_key ? opts->tls_key : "", &port, err);
+        if (!s->tls) {
+            s->closing = true;
+            *out = s;
+            return -1;
+        }
+        snprintf(s->base_url, sizeof(s->base_url), v6 ? "https://[%s]:%d" : "https://%s:%d",
+                 s->address, port);
+        log_info("stream", "streaming server listening on %s (TLS by cric-tls)", s->base_url);
+        *out = s;
+        return 0;
     }
     uv_tcp_init(loop, &s->tcp);
     s->tcp.data = s;
@@ -724,7 +748,7 @@ int stream_server_new(stream_server **out, uv_loop_t *loop, const stream_server_
     uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &blen);
     int port = ntohs(v6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                         : ((struct sockaddr_in *)&bound)->sin_port);
-    const char *scheme = s->tls ? "https" : "http";
+    const char *scheme = "http";
     snprintf(s->base_url, sizeof(s->base_url), v6 ? "%s://[%s]:%d" : "%s://%s:%d", scheme,
              s->address, port);
     log_info("stream", "streaming server listening on %s", s->base_url);
@@ -735,6 +759,13 @@ int stream_server_new(stream_server **out, uv_loop_t *loop, const stream_server_
 static void on_listener_closed(uv_handle_t *h)
 {
     stream_server *s = h->data;
+    s->listening = false;
+    stream_server_maybe_done(s);
+}
+
+static void on_tls_closed(void *arg)
+{
+    stream_server *s = arg;
     s->listening = false;
     stream_server_maybe_done(s);
 }
@@ -750,6 +781,10 @@ void stream_server_shutdown(stream_server *s, void (*done)(void *arg), void *arg
     s->closing = true;
     if (s->listening)
         uv_close((uv_handle_t *)&s->tcp, on_listener_closed);
+    if (s->tls) {
+        s->listening = true; /* until the control socket's handle is closed */
+        tls_proxy_stop(s->tls, on_tls_closed, s);
+    }
     for (sconn *c = s->conns; c; c = c->next)
         conn_abort(c, "server shutting down");
     stream_server_maybe_done(s);
@@ -760,7 +795,7 @@ void stream_server_free(stream_server *s)
     if (!s)
         return;
     token_store_free(s->tokens);
-    tls_ctx_free(s->tls);
+    tls_proxy_free(s->tls);
     free(s->address);
     free(s);
 }

@@ -1,24 +1,24 @@
-/* Internal to src/stream: optional TLS for the streaming server. The
- * OpenSSL code is the module cric-tls.so (tls_module.h), loaded by
- * tls_ctx_new; the socket I/O stays with libuv. */
+/* Internal to src/stream: TLS for the streaming server through the helper
+ * process cric-tls (tls_proxy.c), so that the daemon maps no OpenSSL. The
+ * helper owns the listening socket, terminates TLS and hands each client
+ * over as a plain connected socket (stream_server_adopt). */
 #ifndef CRIC_STREAM_TLS_H
 #define CRIC_STREAM_TLS_H
 
+#include <sys/socket.h>
+
 #include "stream/conn.h"
 
-typedef struct tls_ctx tls_ctx;
+typedef struct tls_proxy tls_proxy;
 
-/* Loads the module and makes a server context from PEM files (TLS 1.2 or
- * newer). */
-tls_ctx *tls_ctx_new(const char *cert, const char *key, cric_err *err);
-void tls_ctx_free(tls_ctx *t);
-int tls_conn_init(sconn *c, tls_ctx *t);
-/* Decrypts raw bytes from the socket into c->in; handshake replies are
- * written. -1 when the peer's TLS is broken. */
-int tls_feed(sconn *c, const uint8_t *raw, size_t len);
-/* Encrypts and writes plaintext. */
-int tls_write(sconn *c, const uint8_t *data, size_t len);
-void tls_close_notify(sconn *c);
-void tls_conn_free(sconn *c);
+/* Binds and listens on addr, starts cric-tls with the certificate and key
+ * and waits until it loaded them (a bad file is an error naming it). *port
+ * receives the bound port. */
+tls_proxy *tls_proxy_start(stream_server *s, const struct sockaddr *addr, const char *cert,
+                           const char *key, int *port, cric_err *err);
+/* Stops handing over clients and ends the helper; done(arg) runs once the
+ * loop released everything. */
+void tls_proxy_stop(tls_proxy *t, void (*done)(void *arg), void *arg);
+void tls_proxy_free(tls_proxy *t);
 
 #endif

@@ -24,6 +24,12 @@ bool log_enabled(log_level level)
     return level >= log_settings.level;
 }
 
+void log_current(log_level *level, log_format *format)
+{
+    *level = log_settings.level;
+    *format = log_settings.format;
+}
+
 const char *log_level_name(log_level level)
 {
     return (unsigned)level < 4 ? level_names[level] : "info";

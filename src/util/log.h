@@ -11,6 +11,8 @@ typedef enum { LOG_FMT_TEXT = 0, LOG_FMT_JSON } log_format;
 
 void log_setup(log_level level, log_format format);
 bool log_enabled(log_level level);
+/* The settings, for helper processes that log the same way. */
+void log_current(log_level *level, log_format *format);
 int log_level_parse(const char *s, log_level *out);
 int log_format_parse(const char *s, log_format *out);
 const char *log_level_name(log_level level);

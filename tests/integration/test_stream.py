@@ -344,6 +344,21 @@ def test_portforward_over_tls(pfd, pb, tls_files):
     d = pfd(config={"streaming": {"tls_cert": cert, "tls_key": key}})
     url = pf_url(d, pb)
     assert url.startswith("https://127.0.0.1:")
+    # TLS runs in the helper cric-tls: the daemon maps no OpenSSL.
+    with open("/proc/%d/maps" % d.proc.pid) as f:
+        maps = f.read()
+    assert "libssl" not in maps and "libcrypto" not in maps
+    def child_names(pid):
+        out = []
+        for p in os.listdir("/proc"):
+            try:
+                st = open("/proc/%s/stat" % p).read() if p.isdigit() else ""
+            except OSError:
+                continue
+            if st and int(st[st.rindex(")") + 2:].split()[1]) == pid:
+                out.append(st[st.index("(") + 1:st.rindex(")")])
+        return out
+    assert "cric-tls" in child_names(d.proc.pid)
     c = SpdyClient.connect(url, PF)
     e1, d1 = pf_pair(c, 18080, 0)
     c.send(d1, b"UP %d\n" % (8 * MB))
