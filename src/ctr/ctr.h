@@ -116,6 +116,23 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
                   ctr_exec_result *out, cric_err *err);
 void ctr_exec_result_free(ctr_exec_result *r);
 
+/* An interactive exec (the streaming server's) started through cric-enter. */
+typedef struct ctr_exec_proc {
+    pid_t pid;  /* cric-enter: wait for it, its exit status is the command's */
+    int pty_fd; /* tty: the master of a terminal of the container */
+    int stdin_fd, stdout_fd, stderr_fd; /* otherwise pipes; stdin only when wanted */
+} ctr_exec_proc;
+
+/* Starts argv in the running container the way ExecSync's fast path does,
+ * with a new terminal of the container (tty) or pipes. 1: started, and the
+ * command was exec'd; 0: the fast path does not apply to this container
+ * (*why says why: use the OCI runtime's exec); -1: error (a command that
+ * cannot be exec'd is one, with the reason). Blocks briefly. */
+int ctr_exec_start(ctr_service *s, const char *id, char *const *argv, size_t argc, bool tty,
+                   bool want_stdin, ctr_exec_proc *out, const char **why, cric_err *err);
+/* Makes a started exec end: cric-enter kills its command and exits. */
+void ctr_exec_kill(pid_t pid);
+
 /* For the streaming server (exec, attach): what it needs to reach a
  * container. Paths are copied into the struct. */
 typedef struct ctr_target {

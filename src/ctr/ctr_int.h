@@ -139,6 +139,15 @@ int ctr_spec_load_locked(ctr_rec *r, cric_err *err);
 int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path, const char **why,
                       cric_err *err);
 
+/* enter_spawn.c: cric-enter with stdio[0..2] (-1: /dev/null), the report
+ * pipe and, for a terminal, the console socket (-1: none). */
+int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan, char *const *argv,
+                    size_t argc, const int stdio[3], int report_w, int console, pid_t *pid,
+                    cric_err *err);
+/* enter_spawn.c: 1 to 4096 arguments, the first not empty, each a UTF-8
+ * string of bounded length (both exec paths write them as JSON). */
+int ctr_exec_args_check(char *const *argv, size_t argc, cric_err *err);
+
 /* lifecycle.c */
 int ctr_kill_wait(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err);
 /* Stop/Remove of a record (ctr_stop/ctr_remove after the lookup); both take

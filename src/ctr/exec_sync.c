@@ -34,7 +34,6 @@ extern char **environ;
 /* How long the runtime gets to reap a killed exec process. */
 #define EXEC_REAP_GRACE_MS 2000
 
-#define EXEC_ARGS_MAX 4096
 #define DRAIN_AFTER_EXIT_MS 200
 
 typedef struct obuf {
@@ -179,152 +178,7 @@ static void join_args(char *buf, size_t size, char *const *argv, size_t argc)
         strcpy(buf + size - 4, "...");
 }
 
-/* ---- fast path (cric-enter) ---- */
-
-/* The cgroup.procs files of every hierarchy the container's init is in
- * (v1 controllers, named hierarchies, the v2 mount of a hybrid host). */
-static int init_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err)
-{
-    *out = NULL;
-    *n = 0;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-    char *text = NULL;
-    size_t len = 0;
-    if (fs_read_file(path, 65536, &text, &len, err) < 0)
-        return -1;
-    char **v = calloc(CGROUP_MAX_MOUNTS + 1, sizeof(char *));
-    if (!v) {
-        free(text);
-        return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
-    }
-    int rc = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = '\0';
-        const char *ctrls = c1 + 1, *rel = c2 + 1;
-        if (rel[0] != '/' || strstr(rel, "/..") || strlen(rel) > 3000) {
-            rc = cric_err_set(err, CRIC_ERR_INTERNAL, "pid %d: odd cgroup path %.200s", (int)pid,
-                              rel);
-            break;
-        }
-        const char *mnt = NULL;
-        if (!*ctrls && strncmp(line, "0:", 2) == 0) {
-            mnt = s->cg.v2;
-        } else {
-            for (size_t i = 0; i < s->cg.n_v1; i++)
-                if (strcmp(s->cg.v1_ctrls[i], ctrls) == 0)
-                    mnt = s->cg.v1[i];
-        }
-        if (!mnt || *n >= CGROUP_MAX_MOUNTS)
-            continue; /* a hierarchy not mounted here cannot be joined either */
-        if (asprintf(&v[*n], "%s%s/cgroup.procs", mnt, strcmp(rel, "/") ? rel : "") < 0) {
-            rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
-            break;
-        }
-        (*n)++;
-    }
-    free(text);
-    if (rc < 0) {
-        for (size_t i = 0; i < *n; i++)
-            free(v[i]);
-        free(v);
-        *n = 0;
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Starts cric-enter in its own process group with stdio fd1/fd2, the init's
- * pidfd as fd 3 and the report pipe as fd 4. */
-static int enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan,
-                       char *const *argv, size_t argc, int fd1, int fd2, int report_w, pid_t *pid,
-                       cric_err *err)
-{
-    *pid = -1;
-    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
-    if (pidfd < 0)
-        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
-    /* the pid is the init's while the container is running: checked after
-     * the pidfd pins the process, so a recycled pid is never entered */
-    pthread_mutex_lock(&s->mu);
-    bool running = r->state == CTR_RUNNING && r->pid == init_pid;
-    pthread_mutex_unlock(&s->mu);
-    if (!running)
-        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
-    char **cg = NULL;
-    size_t ncg = 0;
-    if (init_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
-        return cric_err_prefix(err, "container %s: exec", r->id);
-    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    const char **args = calloc(4 + ncg + argc + 1, sizeof(char *));
-    char ncg_s[24];
-    snprintf(ncg_s, sizeof(ncg_s), "%zu", ncg);
-    int rc = 0;
-    if (!args || null < 0) {
-        rc = cric_err_errno(err, args ? errno : ENOMEM, "container %s: exec", r->id);
-    } else {
-        size_t k = 0;
-        args[k++] = "cric-enter";
-        args[k++] = plan;
-        args[k++] = ncg_s;
-        for (size_t i = 0; i < ncg; i++)
-            args[k++] = cg[i];
-        for (size_t i = 0; i < argc; i++)
-            args[k++] = argv[i];
-        args[k] = NULL;
-        /* the descriptors go to 0..4: first lift them clear of that range */
-        int hi[5] = {-1, -1, -1, -1, -1};
-        const int src[5] = {null, fd1, fd2, pidfd, report_w};
-        for (int i = 0; i < 5 && rc == 0; i++) {
-            hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
-            if (hi[i] < 0)
-                rc = cric_err_errno(err, errno, "container %s: exec: dup", r->id);
-        }
-        /* posix_spawn: the child shares the daemon's memory until it execs
-         * (no copy of a large process's page tables per probe). It leaves
-         * glibc's internal signals as they are; cric-enter resets every
-         * disposition itself. */
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t at;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&at);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                          POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setpgroup(&at, 0);
-        posix_spawnattr_setsigmask(&at, &none);
-        posix_spawnattr_setsigdefault(&at, &all);
-        for (int i = 0; i < 5 && rc == 0; i++)
-            if (posix_spawn_file_actions_adddup2(&fa, hi[i], i) != 0)
-                rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
-        if (rc == 0) {
-            int e = posix_spawn(pid, s->enter_path, &fa, &at, (char *const *)args, environ);
-            if (e != 0) {
-                *pid = -1;
-                rc = cric_err_errno(err, e, "container %s: exec: spawn %s", r->id, s->enter_path);
-            }
-        }
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
-        for (int i = 0; i < 5; i++)
-            if (hi[i] >= 0)
-                close(hi[i]);
-    }
-    free(args);
-    for (size_t i = 0; i < ncg; i++)
-        free(cg[i]);
-    free(cg);
-    return rc;
-}
+/* ---- fast path (cric-enter: enter_spawn.c) ---- */
 
 /* Timeout: cric-enter kills and reaps the command on SIGTERM; its process
  * group is killed only if it lingers. */
@@ -420,20 +274,10 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
                   ctr_exec_result *out, cric_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if (argc == 0 || argc > EXEC_ARGS_MAX)
-        return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: cmd needs 1 to %d arguments",
-                            EXEC_ARGS_MAX);
     if (timeout_s < 0)
         return cric_err_set(err, CRIC_ERR_INVALID, "ExecSync: negative timeout");
-    /* the same rules for both paths (ctr_spec_exec_process: JSON strings) */
-    for (size_t i = 0; i < argc; i++) {
-        json_t *t = argv[i] ? json_string(argv[i]) : NULL;
-        bool ok = t && (i > 0 || argv[i][0]) && strlen(argv[i]) <= SPEC_MAX_STRLEN;
-        json_decref(t);
-        if (!ok)
-            return cric_err_set(err, CRIC_ERR_INVALID,
-                                "exec: argument %zu empty, too long or not UTF-8", i);
-    }
+    if (ctr_exec_args_check(argv, argc, err) < 0)
+        return cric_err_prefix(err, "ExecSync: ");
     ctr_rec *r = NULL;
     if (ctr_get(s, id, &r, err) < 0)
         return -1;
@@ -468,7 +312,8 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
         goto done;
     }
     if (fast) {
-        if (enter_spawn(s, r, init_pid, plan, argv, argc, po[1], pe[1], pr[1], &pid, err) < 0)
+        if (ctr_enter_spawn(s, r, init_pid, plan, argv, argc, (const int[3]){-1, po[1], pe[1]},
+                            pr[1], -1, &pid, err) < 0)
             goto done;
         close(pr[1]);
         pr[1] = -1;

@@ -1,13 +1,16 @@
 /* The streaming server's backend: what exec, attach and port-forward reach in
  * the rest of the daemon. Port-forward resolves the sandbox's network
- * namespace through the pod service. Exec runs through the OCI runtime
- * (src/stream/ociexec.c) and attach through the shim's fd attach
- * (src/stream/shimattach.c), for a container the container service resolves
- * (ctr_target_lookup). */
+ * namespace through the pod service. Exec enters the container through
+ * cric-enter (ctr_exec_start, the same path as ExecSync's) or, where that
+ * does not apply, runs through the OCI runtime (src/stream/ociexec.c); attach
+ * goes through the shim's fd attach (src/stream/shimattach.c), for a
+ * container the container service resolves (ctr_target_lookup). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "ctr/ctr.h"
 #include "daemon/daemon.h"
@@ -38,6 +41,15 @@ static int container_check(void *ctx, const char *container_id, cric_err *err)
     return 0;
 }
 
+/* An exec's backend data: cric-enter's (nothing to keep) or the runtime's. */
+typedef struct exec_handle {
+    bool entered;
+    void *oci; /* ociexec's handle */
+} exec_handle;
+
+static int oci_start(cric_daemon *d, const ctr_target *t, const stream_request *req,
+                     stream_proc *out, cric_err *err);
+
 static int start(void *ctx, const stream_request *req, stream_proc *out, cric_err *err)
 {
     cric_daemon *d = ctx;
@@ -52,15 +64,50 @@ static int start(void *ctx, const stream_request *req, stream_proc *out, cric_er
         r.stdin_ = req->stdin_ && t.stdin_open;
         return shim_attach_start(t.shim_state, &r, out, err);
     }
+    exec_handle *h = calloc(1, sizeof(*h));
+    if (!h)
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "exec: out of memory");
+    ctr_exec_proc ep;
+    const char *why = NULL;
+    int rc =
+        ctr_exec_start(d->ctrs, t.id, req->cmd, req->n_cmd, req->tty, req->stdin_, &ep, &why, err);
+    if (rc != 0) {
+        if (rc < 0) {
+            free(h);
+            return -1;
+        }
+        h->entered = true;
+        out->pid = ep.pid;
+        out->pty_fd = ep.pty_fd;
+        out->stdin_fd = ep.stdin_fd;
+        out->stdout_fd = ep.stdout_fd;
+        out->stderr_fd = ep.stderr_fd;
+        out->handle = h;
+        return 0;
+    }
+    log_debug("stream", "exec %.12s: through %s exec: %s", t.id, t.runtime, why ? why : "");
+    if (oci_start(d, &t, req, out, err) < 0) {
+        free(h);
+        return -1;
+    }
+    h->oci = out->handle;
+    out->handle = h;
+    return 0;
+}
+
+/* The OCI runtime's exec, where cric-enter does not apply. */
+static int oci_start(cric_daemon *d, const ctr_target *t, const stream_request *req,
+                     stream_proc *out, cric_err *err)
+{
     char work[4200];
     snprintf(work, sizeof(work), "%s/exec", d->cfg.state);
     if (fs_mkdir_p(work, 0700, err) < 0)
         return -1;
     oci_exec_opts o = {
-        .runtime = t.runtime,
-        .runtime_root = t.runtime_root,
-        .container_id = t.id,
-        .config_path = t.config_path,
+        .runtime = t->runtime,
+        .runtime_root = t->runtime_root,
+        .container_id = t->id,
+        .config_path = t->config_path,
         .argv = req->cmd,
         .argc = req->n_cmd,
         .tty = req->tty,
@@ -70,9 +117,26 @@ static int start(void *ctx, const stream_request *req, stream_proc *out, cric_er
     return oci_exec_start(&o, out, err);
 }
 
+/* Runs oci_exec_* on the runtime's handle inside ours. */
+static void with_oci(stream_proc *p, void (*fn)(stream_proc *))
+{
+    exec_handle *h = p->handle;
+    p->handle = h->oci;
+    fn(p);
+    h->oci = p->handle;
+    p->handle = h;
+}
+
 static void exec_kill(void *ctx, stream_proc *p)
 {
-    oci_exec_kill(p);
+    (void)ctx;
+    exec_handle *h = p->handle;
+    if (h && h->entered)
+        ctr_exec_kill(p->pid);
+    else if (h)
+        with_oci(p, oci_exec_kill);
+    else if (p->pid > 0)
+        kill(p->pid, SIGKILL);
 }
 
 static int resize(void *ctx, stream_proc *p, uint16_t width, uint16_t height)
@@ -85,10 +149,17 @@ static int resize(void *ctx, stream_proc *p, uint16_t width, uint16_t height)
 
 static void release(void *ctx, stream_proc *p)
 {
-    if (p->kind == STREAM_ATTACH)
+    if (p->kind == STREAM_ATTACH) {
         shim_attach_release(p);
-    else
-        oci_exec_release(p);
+        return;
+    }
+    exec_handle *h = p->handle;
+    if (!h)
+        return;
+    if (!h->entered)
+        with_oci(p, oci_exec_release);
+    free(h);
+    p->handle = NULL;
 }
 
 static int portforward_netns(void *ctx, const char *pod_id, char **netns_path, cric_err *err)

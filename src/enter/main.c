@@ -30,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -397,11 +399,60 @@ static void add_home(plan *p)
     p->env[p->n_env] = NULL;
 }
 
-static void child(plan *p, char *const *argv, int errfd)
+/* A new terminal of the container (its devpts: the mount namespace is the
+ * container's by now) as the controlling terminal and stdio; the master goes
+ * to the daemon over the console socket, as an OCI runtime's console socket
+ * would carry it. */
+static void open_terminal(const plan *p, int errfd)
+{
+    if (setsid() < 0)
+        child_fail(errfd, "setsid");
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        child_fail(errfd, "open the container's /dev/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        child_fail(errfd, "unlock the terminal");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+        child_fail(errfd, "open the terminal's peer");
+    if (ioctl(slave, TIOCSCTTY, 0) < 0)
+        child_fail(errfd, "set the controlling terminal");
+    if (fchown(slave, p->uid, (gid_t)-1) < 0 && errno != EPERM)
+        child_fail(errfd, "chown the terminal");
+    char byte = 0;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof(cbuf));
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(ENTER_FD_CONSOLE, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        child_fail(errfd, "send the terminal");
+    close(master);
+    close(ENTER_FD_CONSOLE);
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(slave, fd) < 0)
+            child_fail(errfd, "terminal as stdio");
+    if (slave > 2)
+        close(slave);
+}
+
+static void child(plan *p, char *const *argv, int errfd, bool terminal)
 {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (terminal)
+        open_terminal(p, errfd);
     add_home(p);
 
     for (size_t i = 0; i < p->n_rl; i++) {
@@ -515,6 +566,9 @@ int main(int argc, char **argv)
         FAIL("setns into the container: %s", strerror(errno));
     close(ENTER_FD_PIDFD);
 
+    struct stat cst;
+    bool terminal = fstat(ENTER_FD_CONSOLE, &cst) == 0 && S_ISSOCK(cst.st_mode);
+
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) < 0)
         FAIL("pipe: %s", strerror(errno));
@@ -524,9 +578,11 @@ int main(int argc, char **argv)
     if (pid == 0) {
         close(ep[0]);
         close(ENTER_FD_REPORT);
-        child(&p, cmd, ep[1]);
+        child(&p, cmd, ep[1], terminal);
     }
     close(ep[1]);
+    if (terminal)
+        close(ENTER_FD_CONSOLE);
     /* Relay the child's setup/exec report (EOF once execve succeeded). */
     char buf[1024];
     for (;;) {

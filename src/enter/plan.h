@@ -37,14 +37,17 @@ enum plan_tag {
 /* cric-enter's command line and descriptors:
  *   cric-enter PLAN NCG CGROUP_PROCS_1 .. CGROUP_PROCS_NCG ARGV0 ARGS...
  *   fd 0/1/2: the process's stdio; fd 3: pidfd of the container's init;
- *   fd 4: report pipe. A failure before the command runs is written to the
- *   report pipe as one line "setup: <message>" (exit status 125) or
+ *   fd 4: report pipe; fd 5, when it is a socket: the console socket (the
+ *   command gets a new terminal of the container as its controlling
+ *   terminal and stdio, and the master is sent on fd 5 with SCM_RIGHTS). A failure before the
+ * command runs is written to the report pipe as one line "setup: <message>" (exit status 125) or
  *   "exec: <errno>: <message>" when execve of the command failed (exit status
  *   127 for ENOENT, 126 otherwise). Otherwise the exit status is the
  *   command's, or 128 + signal. SIGTERM to cric-enter kills the command with
  *   SIGKILL, reaps it and exits 128 + SIGKILL. */
 #define ENTER_FD_PIDFD 3
 #define ENTER_FD_REPORT 4
+#define ENTER_FD_CONSOLE 5
 #define ENTER_EXIT_SETUP 125
 
 #endif
