@@ -98,7 +98,7 @@ def test_stream_exec_fast_path_terminal_stdin_and_failures(make_daemon, pb, imag
         assert st["status"] == "Failure" and "exec failed" in st["message"] \
             and "/no/such-command" in st["message"], st
         assert not [p for p in os.listdir("/proc") if p.isdigit() and
-                    _cmdline(p).startswith("cric-enter")]
+                    _cmdline(p).startswith("cric-enter") and cid in _cmdline(p)]
     finally:
         e.cleanup()
 
