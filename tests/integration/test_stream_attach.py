@@ -132,9 +132,10 @@ def test_attach_pipes_stdin_end(make):
         assert once.wait_exit()["exit_code"] == 0
 
         c, ids = attach(s2, "ioe")
-        c.send(ids["stdin"], b"two\n", fin=True)
+        c.send(ids["stdin"], b"two\n")
+        assert c.wait(lambda: c.data(ids["stdout"]) == b"two\n", 10)
+        c.close_stream(ids["stdin"])  # the attach ends with the client's stdin
         assert c.wait_fin([ids["stdout"], ids["error"]], 15)
-        assert c.data(ids["stdout"]) == b"two\n"
         assert c.data(ids["error"]) == SUCCESS
         c.close()
         time.sleep(0.5)
