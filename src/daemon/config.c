@@ -406,7 +406,7 @@ static int merge_image_pull(cric_config *cfg, json_t *obj, cric_err *err)
     json_t *v;
     json_object_foreach(obj, k, v)
     {
-        uint64_t u;
+        uint64_t u = 0;
         if (strcmp(k, "stall_timeout_seconds") == 0) {
             if (get_uint(v, "image_pull.stall_timeout_seconds", 1, 3600, &u, err) < 0)
                 return -1;
