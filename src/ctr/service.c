@@ -1,11 +1,14 @@
 /* The container service object: start-up, the in-memory table, lookups,
  * listing and the pod service's hooks. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctr/ctr_int.h"
 #include "ctr/runtime_probe.h"
@@ -419,6 +422,18 @@ static void find_memory_mount(ctr_service *s)
         s->memory_mount = strdup(s->cg.v2);
 }
 
+/* cric-enter joins a container through a pidfd of its init (Linux 5.8+):
+ * joining our own UTS namespace that way is a no-op that tells. */
+static bool pidfd_setns_works(void)
+{
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (fd < 0)
+        return false;
+    int rc = setns(fd, CLONE_NEWUTS);
+    close(fd);
+    return rc == 0;
+}
+
 int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
                     struct image_service *images, struct pod_service *pods, cric_err *err)
 {
@@ -449,6 +464,11 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
     if (helper_default_path("cric-enter", s->enter_path, sizeof(s->enter_path), &enter_err) < 0) {
         s->enter_path[0] = '\0';
         log_write(LOG_LVL_WARN, "ctr", "ExecSync runs the OCI runtime's exec: %s", enter_err.msg);
+    } else if (!pidfd_setns_works()) {
+        s->enter_path[0] = '\0';
+        log_write(LOG_LVL_WARN, "ctr",
+                  "ExecSync runs the OCI runtime's exec: this kernel cannot setns through a "
+                  "pidfd (Linux 5.8+), which cric-enter needs");
     }
     prepare_runtimes(s);
     ctr_host_facts_detect(&s->host);

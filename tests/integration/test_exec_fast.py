@@ -257,3 +257,32 @@ def test_fast_path_loads_the_program_crun_exec_loads(make_daemon, pb, images):  
             assert fast[cid] == slow, name
     finally:
         e.cleanup()
+
+
+def test_exec_sync_output_fits_the_message_limit(make_daemon, pb, images):  # noqa: F811
+    """Each stream is capped at 16 MiB, and both together are cut to what one
+    16 MiB response holds (the kubelet's receive limit): the beginnings stay."""
+    import grpc
+    d = make_daemon()
+    e = Env(d, pb, images, "crun")
+    ch = grpc.insecure_channel("unix://" + d.sock,
+                               options=[("grpc.max_receive_message_length", 64 << 20)])
+    try:
+        sid = e.pod()
+        cid = e.run(sid, e.config("big", ["top"]))
+        rt = ch.unary_unary("/runtime.v1.RuntimeService/ExecSync",
+                            request_serializer=pb.ExecSyncRequest.SerializeToString,
+                            response_deserializer=pb.ExecSyncResponse.FromString)
+        limit = 16 << 20
+        both = "head -c 12000000 /dev/zero | tr '\\0' o; head -c 12000000 /dev/zero | tr '\\0' e >&2"
+        for cmd, out_len, err_len in (
+                (both, (limit - 64) // 2, limit - 64 - (limit - 64) // 2),
+                ("head -c 20000000 /dev/zero | tr '\\0' o; echo err >&2", limit - 64 - 4, 4),
+                ("echo out; head -c 20000000 /dev/zero | tr '\\0' e >&2", 4, limit - 64 - 4)):
+            r = rt(pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", cmd], timeout=60),
+                   timeout=120)
+            assert (len(r.stdout), len(r.stderr), r.exit_code) == (out_len, err_len, 0), cmd
+            assert r.stdout[:4] in (b"oooo", b"out\n") and r.stderr[:4] in (b"eeee", b"err\n")
+    finally:
+        ch.close()
+        e.cleanup()
