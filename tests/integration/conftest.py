@@ -1,6 +1,7 @@
 """Fixtures for integration tests: the real cric daemon on a temporary socket,
 root and state dir, and Python gRPC stubs generated from api/cri.proto at test
 time. Run with /usr/bin/python3 (Debian's grpcio)."""
+import atexit
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ def _generate_stubs():
     if rc != 0:
         raise RuntimeError("protoc failed on api/cri.proto")
     sys.path.insert(0, out)
+    atexit.register(shutil.rmtree, out, True)  # the modules are loaded by then
     return out
 
 
