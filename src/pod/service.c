@@ -118,6 +118,14 @@ static int stop_locked(pod_service *s, sandbox *sb, bool persist, cric_err *err)
     bool was_ready = sb->info->ready;
     sb->info->ready = false;
     pthread_mutex_unlock(&s->mu);
+    /* NOTREADY is recorded before anything is released: a daemon killed half
+     * way through the release must not come back with a READY sandbox whose
+     * network (or namespaces) is already gone. The release itself is driven
+     * by what is on disk, so a later Stop or Remove finishes it. */
+    if (was_ready && pods_persist(s, sb, err) < 0) {
+        pods_set_ready(s, sb, true);
+        return cric_err_prefix(err, "sandbox %.12s: stop: ", sb->info->id);
+    }
     int rc = pods_release_runtime(s, sb->info, err);
     if (was_ready)
         pods_event(s, 2, sb->info->id); /* CONTAINER_STOPPED_EVENT: it is not ready any more */
@@ -317,10 +325,26 @@ static bool is_nsfs(const char *path)
     return path[0] && statfs(path, &st) == 0 && (unsigned long)st.f_type == NSFS_MAGIC_NUMBER;
 }
 
+/* A sandbox with its own network is READY only with the network up: the CNI
+ * cache holds ADD's result from the end of a successful ADD until DEL. */
+static bool network_up(const pod_info *p)
+{
+    if (p->net_mode != POD_NS_POD)
+        return true;
+    char path[4200];
+    pods_path(p, "cni.json", path, sizeof(path));
+    json_t *cache = json_load_file(path, 0, NULL);
+    bool up = cache && json_is_object(json_object_get(cache, "result"));
+    json_decref(cache);
+    return up;
+}
+
 /* After a restart: is what the sandbox needs still there? */
 static bool still_alive(const pod_info *p)
 {
     if (p->netns_path[0] && !is_nsfs(p->netns_path))
+        return false;
+    if (!network_up(p))
         return false;
     if (p->ipcns_path[0] && !is_nsfs(p->ipcns_path))
         return false;
@@ -358,7 +382,8 @@ static int load_row(void *arg, const sandbox_row *row, cric_err *err)
     if (pods_read_infra(p, &pid, &start) == 0)
         sb->infra_start = start;
     if (p->ready && !still_alive(p)) {
-        log_warn("pod", "sandbox %.12s: namespaces or infra process gone; now NOTREADY", p->id);
+        log_warn("pod", "sandbox %.12s: namespaces, network or infra process gone; now NOTREADY",
+                 p->id);
         p->ready = false;
         cric_err perr = {0};
         if (pods_persist(s, sb, &perr) < 0)

@@ -578,3 +578,86 @@ def test_stop_interrupted_by_kill9_finishes_after_restart(make_daemon, cni_env, 
     assert [s.id for s in d.runtime().ListPodSandbox(pb.ListPodSandboxRequest()).items] == [sid]
     stop_remove(d, pb, sid)
     assert snapshot(d) == before
+
+
+def slow_del_plugin(bindir, gate, started):
+    """A chained CNI plugin: ADD passes the previous result on (or an empty
+    one when it comes first); DEL touches `started` and then waits while
+    `gate` exists."""
+    p = bindir / "cric-slow-del"
+    p.write_text("#!/bin/sh\nin=$(cat)\n"
+                 "if [ \"$CNI_COMMAND\" = DEL ]; then\n"
+                 "  touch %s; n=0\n"
+                 "  while [ -e %s ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n"
+                 "fi\n"
+                 "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
+                 "  printf '%%s' \"$in\" | /usr/bin/python3 -c 'import json,sys; "
+                 "c=json.load(sys.stdin); print(json.dumps(c.get(\"prevResult\") or "
+                 "{\"cniVersion\": \"1.0.0\", \"interfaces\": [], \"ips\": []}))'\n"
+                 "fi\n" % (started, gate))
+    p.chmod(0o755)
+
+
+def test_kill9_half_way_through_stop_comes_back_notready(make_daemon, cni_env, pb, tmp_path):
+    """Regression (reliability harness): a daemon killed after CNI DEL of the
+    bridge but before Stop finished came back with the sandbox READY and its
+    network gone. NOTREADY is now recorded before anything is released, and
+    the next Stop finishes the release."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    gate, started = tmp_path / "gate", tmp_path / "started"
+    slow_del_plugin(bindir, gate, started)
+    d = make_daemon(start=False)
+    set_bin_dirs(d, [str(bindir), CNI_BIN])
+    d.start()
+    d.ipam = cni_env["ipam"]
+    conf = bridge_conflist(cni_env["ipam"])
+    conf["plugins"].insert(0, {"type": "cric-slow-del"})  # DEL runs last (reverse order)
+    with open(os.path.join(d.cni_dir, "10-cric-test.conflist"), "w") as f:
+        json.dump(conf, f)
+    before = snapshot(d)
+    sid = run(d, pb, pod_config(pb))
+    assert status(d, pb, sid).status.network.ip.startswith("10.231.")
+    gate.write_text("")
+    errors = []
+
+    def stop():
+        try:
+            d.runtime().StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=60)
+        except grpc.RpcError as e:
+            errors.append(e)
+    t = concurrent.futures.ThreadPoolExecutor(1).submit(stop)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started.exists()
+    d.kill9()
+    t.result()
+    assert errors
+    gate.unlink()
+    d.start()
+    st = status(d, pb, sid).status
+    assert st.state == pb.SANDBOX_NOTREADY, "the half-stopped sandbox came back READY"
+    stop_remove(d, pb, sid)
+    assert snapshot(d) == before
+
+
+def test_ready_row_without_network_result_loads_notready(netd, pb):
+    """A sandbox whose CNI cache has no ADD result (the network was never
+    completed, or was released) is NOTREADY after a restart, and Stop still
+    releases what the plugins hold."""
+    d = netd
+    before = snapshot(d)
+    sid = run(d, pb, pod_config(pb))
+    sbdir = info(d, pb, sid)["sandboxDir"]
+    d.kill9()
+    path = os.path.join(sbdir, "cni.json")
+    with open(path) as f:
+        cache = json.load(f)
+    del cache["result"]
+    with open(path, "w") as f:
+        json.dump(cache, f)
+    d.start()
+    assert status(d, pb, sid).status.state == pb.SANDBOX_NOTREADY
+    stop_remove(d, pb, sid)
+    assert snapshot(d) == before

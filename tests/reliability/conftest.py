@@ -1,0 +1,153 @@
+"""Fixtures of the reliability harness. It reuses tests/integration's daemon
+and registry fixtures (same Daemon class, same docker-registry with busybox)
+and adds: a private CNI bridge network (its own bridge, subnet and IPAM dir so
+that the leak checker sees only this harness's veths and leases), a unique
+cgroup parent prefix, sizes from the environment, and a figures file.
+
+Sizes (defaults are the quick variant that runs in `make test`):
+  CRIC_REL_ROUNDS        kill -9 rounds of the crash test          (5)
+  CRIC_REL_CHURN_PODS    short-lived pods of the churn test        (50)
+  CRIC_REL_CHURN_CLIENTS concurrent churn clients                   (8)
+  CRIC_REL_LOAD_PODS     pods (2 containers each) of the load test  (10)
+  CRIC_REL_LOAD_CLIENTS  concurrent clients creating them           (16)
+  CRIC_REL_LOAD_SECONDS  probing/polling time of the load test      (30)
+  CRIC_REL_FIGURES       JSON-lines file the figures are appended to
+"""
+import importlib.util
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INTEGRATION = os.path.join(os.path.dirname(HERE), "integration")
+sys.path.insert(0, INTEGRATION)
+sys.path.insert(0, HERE)
+
+_spec = importlib.util.spec_from_file_location("cric_integration_conftest",
+                                               os.path.join(INTEGRATION, "conftest.py"))
+_it = importlib.util.module_from_spec(_spec)
+sys.modules["cric_integration_conftest"] = _it
+_spec.loader.exec_module(_it)
+
+# the integration fixtures, shared as they are
+pb = _it.pb
+make_daemon = _it.make_daemon
+daemon = _it.daemon
+registry = _it.registry
+Daemon = _it.Daemon
+BUILD = _it.BUILD
+
+BRIDGE = "cric-r0"
+SUBNET = "10.232.0.0/16"
+GATEWAY = "10.232.0.1"
+CNI_BIN = "/usr/lib/cni"
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+def figures(name, **values):
+    """Prints one line of figures and appends it (JSON) to CRIC_REL_FIGURES."""
+    values = {"test": name, "build": os.path.basename(BUILD.rstrip("/")), **values}
+    line = json.dumps(values, sort_keys=True)
+    print("\nFIGURES " + line, flush=True)
+    path = os.environ.get("CRIC_REL_FIGURES", "/tmp/cric-reliability-figures.jsonl")
+    with open(path, "a") as f:
+        f.write(line + "\n")
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=check).stdout
+
+
+def _nat_rules():
+    return sh("iptables-save", "-t", "nat", check=False).splitlines()
+
+
+def _nat_chains():
+    return {l.split()[0][1:] for l in _nat_rules() if l.startswith(":")}
+
+
+@pytest.fixture(scope="session")
+def rel_net():
+    """The harness's own bridge network: bridge cric-r0 on 10.232.0.0/16 with a
+    private host-local IPAM dir. The bridge and portmap's new iptables chains
+    are removed at the end."""
+    if not os.path.exists(os.path.join(CNI_BIN, "bridge")):
+        pytest.skip("containernetworking-plugins not installed")
+    before = _nat_chains()
+    ipam = tempfile.mkdtemp(prefix="cric-rel-ipam-")
+    conf = {
+        "cniVersion": "1.0.0",
+        "name": "cric-rel",
+        "plugins": [
+            {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False,
+             "hairpinMode": True,
+             "ipam": {"type": "host-local", "dataDir": ipam,
+                      "ranges": [[{"subnet": SUBNET, "gateway": GATEWAY}]]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+    yield {"ipam": ipam, "bridge": BRIDGE, "conflist": conf}
+    sh("ip", "link", "del", BRIDGE, check=False)
+    new = _nat_chains() - before
+    for line in _nat_rules():
+        parts = shlex.split(line)
+        if line.startswith("-A") and "-j" in parts and parts[parts.index("-j") + 1] in new \
+                and parts[1] not in new:
+            sh("iptables", "-t", "nat", "-D", *parts[1:], check=False)
+    for chain in new:
+        sh("iptables", "-t", "nat", "-F", chain, check=False)
+    for chain in new:
+        sh("iptables", "-t", "nat", "-X", chain, check=False)
+    subprocess.run(["rm", "-rf", ipam])
+
+
+def install_net(d, net, conflist=None):
+    with open(os.path.join(d.cni_dir, "10-cric-rel.conflist"), "w") as f:
+        json.dump(conflist or net["conflist"], f)
+
+
+@pytest.fixture
+def cg_prefix():
+    """A cgroup parent prefix unique to the test: pods use /<prefix>-<n>."""
+    return "cric-rel-" + uuid.uuid4().hex[:8]
+
+
+def daemon_rss_kb(d):
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def daemon_fds(d):
+    return len(os.listdir("/proc/%d/fd" % d.proc.pid))
+
+
+def wait_until(fn, timeout=30.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return fn()
+
+
+def percentile(values, p):
+    if not values:
+        return 0.0
+    v = sorted(values)
+    k = min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))
+    return v[k]
