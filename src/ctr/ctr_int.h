@@ -45,6 +45,8 @@ typedef struct ctr_rec {
     char message[256];
     int pid;
     bool removed;
+    bool removing; /* recorded before a removal tears anything down: a start
+                    * after a crash finishes the removal */
     bool watched;
     /* UpdateContainerResources (observe.c): every version, the last one is
      * current; kept until the record goes so snapshots may borrow them */

@@ -168,6 +168,23 @@ int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
 {
     cric_err e = {0};
     int rc = 0;
+    /* A published container is marked first: a daemon killed half way
+     * through leaves a row that the next start finishes removing, never a
+     * listed container whose bundle or writable layer is half gone. (A row
+     * still "creating" is removed at start-up anyway.) */
+    pthread_mutex_lock(&s->mu);
+    bool mark = r->state != CTR_CREATING && !r->removing;
+    if (mark)
+        r->removing = true;
+    pthread_mutex_unlock(&s->mu);
+    if (mark && ctr_persist(s, r, &e) < 0) {
+        pthread_mutex_lock(&s->mu);
+        r->removing = false;
+        pthread_mutex_unlock(&s->mu);
+        if (err)
+            *err = e;
+        return cric_err_prefix(err, "container %s: remove: ", r->id);
+    }
     /* the runtime's state (also for a container whose create half failed) */
     if (r->runtime && r->bundle) {
         const char *args[] = {"delete", "--force", r->id};

@@ -39,6 +39,8 @@ static char *record_data(const ctr_rec *r)
     json_object_set_new(o, "exit_code", json_integer(r->exit_code));
     json_object_set_new(o, "reason", json_string(r->reason));
     json_object_set_new(o, "message", json_string(r->message));
+    if (r->removing)
+        json_object_set_new(o, "removing", json_true());
     char *res = ctr_resources_hex(r);
     if (res)
         json_object_set_new(o, "resources", json_string(res));
@@ -161,6 +163,7 @@ static int load_row(void *arg, const container_row *row, cric_err *err)
              json_string_value(json_object_get(o, "message"))
                  ? json_string_value(json_object_get(o, "message"))
                  : "");
+    r->removing = json_is_true(json_object_get(o, "removing"));
     const char *res = json_string_value(json_object_get(o, "resources"));
     if (res && ctr_resources_from_hex(r, res) < 0)
         log_warn("ctr", "container %s: recorded resources unreadable; dropped", row->id);

@@ -11,9 +11,9 @@
 int ctr_recover_one(ctr_service *s, ctr_rec *r)
 {
     cric_err err = {0};
-    if (r->state == CTR_CREATING) {
-        log_info("ctr", "container %s (%s): half-made by an earlier run; removing it", r->id,
-                 r->name);
+    if (r->state == CTR_CREATING || r->removing) {
+        log_info("ctr", "container %s (%s): %s by an earlier run; removing it", r->id, r->name,
+                 r->removing ? "removal begun" : "half-made");
         if (ctr_destroy(s, r, &err) < 0)
             log_warn("ctr", "container %s: %s", r->id, err.msg);
         ctr_rec_unref_locked(r);

@@ -505,3 +505,50 @@ def test_daemon_kill9_restart(make_env, pb):
     e.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
     assert len(e.rt.ListContainers(pb.ListContainersRequest()).containers) == 0
     assert our_mounts(d) == []
+
+
+def test_kill9_during_remove_finishes_the_removal_at_start(make_daemon, make_env, pb, tmp_path):
+    """Regression (reliability harness): a daemon killed half way through
+    RemoveContainer came back listing the container with its bundle and
+    writable layer already gone. The removal is now recorded first and a
+    restart finishes it: the container is fully gone."""
+    gate, started = tmp_path / "gate", tmp_path / "started"
+    wrapper = tmp_path / "crun-slow-delete"
+    wrapper.write_text("#!/bin/sh\n"
+                       "for a in \"$@\"; do [ \"$a\" = delete ] && [ -e %s ] && {\n"
+                       "  touch %s; n=0\n"
+                       "  while [ -e %s ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done; }\n"
+                       "done\nexec /usr/bin/crun \"$@\"\n" % (gate, started, gate))
+    wrapper.chmod(0o755)
+    d = make_daemon(config={"runtimes": {"default": "crun", "handlers": {
+        "crun": {"path": "/usr/bin/crun"}, "slowdel": {"path": str(wrapper)}}}})
+    e = make_env("slowdel", d)
+    sid = e.pod()
+    cid = e.run(sid, e.config("victim", ["sh", "-c", "exit 4"]))
+    e.wait_exit(cid)
+    gate.write_text("")
+    errors = []
+
+    def remove():
+        try:
+            e.remove(cid)
+        except grpc.RpcError as err:
+            errors.append(err)
+    t = concurrent.futures.ThreadPoolExecutor(1).submit(remove)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started.exists()
+    d.kill9()
+    t.result()
+    assert errors
+    gate.unlink()
+    d.start()
+    e.rt = d.runtime()
+    assert [c.id for c in e.rt.ListContainers(pb.ListContainersRequest()).containers] == []
+    assert not os.path.exists(os.path.join(d.state, "containers", cid))
+    assert not os.path.exists(os.path.join(d.root, "containers", cid))
+    assert not any(cid in m for m in our_mounts(d))
+    with sqlite3.connect(os.path.join(d.root, "cric.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM containers WHERE id = ?", (cid,)).fetchone() == (0,)
+    assert "removal begun by an earlier run" in d.log()
