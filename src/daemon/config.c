@@ -66,6 +66,7 @@ void config_defaults(cric_config *cfg)
     cfg->cni_conf_dir = xstrdup("/etc/cni/net.d");
     cfg->cni_bin_dirs[cfg->n_cni_bin_dirs++] = xstrdup("/usr/lib/cni");
     cfg->cni_bin_dirs[cfg->n_cni_bin_dirs++] = xstrdup("/opt/cni/bin");
+    cfg->cni_timeout_s = 60;
     cfg->default_runtime = xstrdup("crun");
     add_handler(cfg, "crun", "/usr/bin/crun");
     add_handler(cfg, "runc", "/usr/bin/runc");
@@ -230,6 +231,11 @@ static int merge_cni(cric_config *cfg, json_t *obj, cric_err *err)
                 }
                 cfg->cni_bin_dirs[cfg->n_cni_bin_dirs++] = p;
             }
+        } else if (strcmp(k, "timeout_seconds") == 0) {
+            uint64_t u;
+            if (get_uint(v, "cni.timeout_seconds", 1, 3600, &u, err) < 0)
+                return -1;
+            cfg->cni_timeout_s = (unsigned)u;
         } else {
             return unknown_key("cni", k, err);
         }
@@ -609,6 +615,8 @@ json_t *config_to_json(const cric_config *cfg)
         cfg->pause_image, "registries", regs, "streaming", "address", cfg->stream_address, "port",
         (json_int_t)cfg->stream_port, "token_ttl_seconds", (json_int_t)cfg->stream_token_ttl_s,
         "tls_cert", cfg->stream_tls_cert, "tls_key", cfg->stream_tls_key);
+    json_object_set_new(json_object_get(j, "cni"), "timeout_seconds",
+                        json_integer((json_int_t)cfg->cni_timeout_s));
     json_object_set_new(j, "image_pull",
                         json_pack("{s:I, s:I, s:I, s:I, s:s}", "stall_timeout_seconds",
                                   (json_int_t)cfg->image_stall_timeout_s, "parallel_layers",

@@ -48,6 +48,7 @@ typedef struct cric_config {
     char *cni_conf_dir;
     char *cni_bin_dirs[CRIC_MAX_BIN_DIRS];
     size_t n_cni_bin_dirs;
+    unsigned cni_timeout_s; /* one plugin call (ADD, DEL, ...) */
 
     char *default_runtime;
     cric_runtime_handler handlers[CRIC_MAX_HANDLERS];

@@ -34,7 +34,7 @@ void pods_fill_runtime(const pod_service *s, const pod_info *p, json_t *cache, c
     rt->ifname = json_string_value(json_object_get(cache, "ifname"));
     rt->cni_args = json_string_value(json_object_get(cache, "args"));
     rt->runtime_config = json_object_get(cache, "runtimeConfig");
-    rt->timeout_ms = CNI_TIMEOUT_MS;
+    rt->timeout_ms = s->cfg->cni_timeout_s ? (int)s->cfg->cni_timeout_s * 1000 : CNI_TIMEOUT_MS;
     if (!rt->netns)
         rt->netns = "";
     if (!rt->ifname)

@@ -228,7 +228,7 @@ class Worker:
             self.h.half_stopped.add(sid)
             self.pods[sid]["ready"] = None  # either
             for c in self.ctrs.values():
-                if c["pod"] == sid and c["state"] == "running":
+                if c["pod"] == sid and c["state"] in ("running", "created"):
                     c["state"] = "any"
                     c["code"] = None
         elif kind == "remove_pod":

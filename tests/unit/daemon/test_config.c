@@ -39,7 +39,8 @@ static void merges_every_section(void **state)
     const char *doc = "{\"listen\":\"/tmp/x.sock\",\"root\":\"/tmp/r\",\"log_level\":\"debug\","
                       "\"log_format\":\"json\","
                       "\"grpc\":{\"max_recv_message_size\":2048,\"workers\":8},"
-                      "\"cni\":{\"conf_dir\":\"/tmp/cni\",\"bin_dirs\":[\"/a\",\"/b\",\"/c\"]},"
+                      "\"cni\":{\"conf_dir\":\"/tmp/cni\",\"bin_dirs\":[\"/a\",\"/b\",\"/c\"],"
+                      "\"timeout_seconds\":7},"
                       "\"runtimes\":{\"default\":\"kata\",\"handlers\":{\"kata\":{\"path\":"
                       "\"/usr/bin/kata\",\"options\":{\"x\":1}}}},"
                       "\"registries\":{\"docker.io\":{\"mirrors\":[\"http://localhost:5000\"],"
@@ -55,6 +56,7 @@ static void merges_every_section(void **state)
     assert_int_equal(cfg.workers, 8);
     assert_int_equal(cfg.n_cni_bin_dirs, 3);
     assert_string_equal(cfg.cni_bin_dirs[2], "/c");
+    assert_int_equal(cfg.cni_timeout_s, 7);
     assert_int_equal(cfg.n_handlers, 3);
     assert_string_equal(config_find_handler(&cfg, "kata")->path, "/usr/bin/kata");
     assert_int_equal(cfg.n_registries, 1);
@@ -74,6 +76,7 @@ static void merges_every_section(void **state)
     assert_int_equal(again.grpc_max_recv_msg, 2048);
     assert_int_equal(again.n_handlers, 3);
     assert_false(again.exec_fast_path);
+    assert_int_equal(again.cni_timeout_s, 7);
     free(text);
     json_decref(j);
     config_free(&again);
@@ -99,6 +102,7 @@ static void rejects_bad_input(void **state)
         {"{\"runtimes\":{\"handlers\":{\"x\":{}}}}", "path is required"},
         {"{\"registries\":{\"docker.io\":{\"mirrors\":[\"ftp://x\"]}}}", "http://"},
         {"{\"cni\":{\"bin_dirs\":[]}}", "cni.bin_dirs"},
+        {"{\"cni\":{\"timeout_seconds\":0}}", "cni.timeout_seconds"},
         {"{not json", "line 1"},
         {"{\"exec_fast_path\":1}", "exec_fast_path: expected true or false"},
     };
