@@ -124,7 +124,7 @@ static int target_pidns(ctr_service *s, const Runtime__V1__ContainerConfig *cfg,
         return 0;
     ctr_rec *t = NULL;
     if (ctr_get(s, sc->namespace_options->target_id, &t, err) < 0)
-        return cric_err_prefix(err, "container %s: PID namespace target", cfg->metadata->name);
+        return cric_err_prefix(err, "container %s: PID namespace target: ", cfg->metadata->name);
     pthread_mutex_lock(&s->mu);
     int pid = t->state == CTR_RUNNING || t->state == CTR_CREATED ? t->pid : 0;
     pthread_mutex_unlock(&s->mu);
@@ -192,7 +192,7 @@ static int make_log_path(ctr_rec *r, const pod_info *p, cric_err *err)
     if (slash && slash != parent) {
         *slash = '\0';
         if (fs_mkdir_p(parent, 0755, err) < 0)
-            return cric_err_prefix(err, "container %s: log directory", r->id);
+            return cric_err_prefix(err, "container %s: log directory: ", r->id);
     }
     return 0;
 }
@@ -224,7 +224,7 @@ static int create_steps(ctr_service *s, ctr_rec *r, const pod_info *p, cric_err 
 {
     _cleanup_(image_info_freep) image_info *img = NULL;
     if (image_resolve(s->images, r->config->image->image, &img, err) < 0)
-        return cric_err_prefix(err, "container %s", r->name);
+        return cric_err_prefix(err, "container %s: ", r->name);
     r->image_id = strdup(img->id);
     r->image_ref = strdup(img->n_repo_digests ? img->repo_digests[0] : img->id);
     if (!r->image_id || !r->image_ref)
@@ -232,9 +232,9 @@ static int create_steps(ctr_service *s, ctr_rec *r, const pod_info *p, cric_err 
     if (ctr_persist(s, r, err) < 0)
         return -1;
     if (image_hold(s->images, img->id, r->id, err) < 0)
-        return cric_err_prefix(err, "container %s", r->id);
+        return cric_err_prefix(err, "container %s: ", r->id);
     if (fs_mkdir_p(r->bundle, 0700, err) < 0 || fs_mkdir_p(r->wdir, 0700, err) < 0)
-        return cric_err_prefix(err, "container %s", r->id);
+        return cric_err_prefix(err, "container %s: ", r->id);
     if (ctr_rootfs_mount(r, img->layer_dirs, img->n_layers, err) < 0)
         return -1;
     ctr_spec_extra x;

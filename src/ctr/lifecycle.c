@@ -211,7 +211,7 @@ int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
             *err = e;
     }
     if (rc < 0)
-        return cric_err_prefix(err, "container %s: remove", r->id);
+        return cric_err_prefix(err, "container %s: remove: ", r->id);
     if (image_release(s->images, r->id, &e) < 0)
         log_warn("ctr", "container %s: release image: %s", r->id, e.msg);
     /* removed first: a late write of the record (the exit watcher) is then
@@ -281,7 +281,7 @@ int ctr_reopen_log(ctr_service *s, const char *id, cric_err *err)
                           "container %s is %s: its log can only be reopened while it runs", r->id,
                           state_name(st));
     else if (shim_reopen_log(r->bundle, err) < 0)
-        rc = cric_err_prefix(err, "container %s: reopen log", r->id);
+        rc = cric_err_prefix(err, "container %s: reopen log: ", r->id);
     ctr_rec_unref(s, r);
     return rc;
 }

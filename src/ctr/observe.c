@@ -59,7 +59,7 @@ int ctr_stats_target_get(ctr_service *s, const ctr_info *c, ctr_stats_target *ou
     const ctr_rec *r = c->priv_;
     pod_info *p = NULL;
     if (pod_lookup(s->pods, r->pod_id, &p, err) < 0)
-        return cric_err_prefix(err, "container %s", r->id);
+        return cric_err_prefix(err, "container %s: ", r->id);
     /* The same path the spec generator gives the runtime (spec_linux.c). */
     const char *parent = p->cgroup_parent[0] ? p->cgroup_parent : "/cric";
     char clean[SPEC_MAX_STRLEN + 1];
@@ -285,7 +285,7 @@ int ctr_update_resources(ctr_service *s, const char *id,
             unlink(path);
         }
         if (rc < 0)
-            cric_err_prefix(err, "container %s: update resources", r->id);
+            cric_err_prefix(err, "container %s: update resources: ", r->id);
     }
     if (rc == 0) {
         pthread_mutex_lock(&s->mu);

@@ -76,7 +76,7 @@ int ctr_persist(ctr_service *s, ctr_rec *r, cric_err *err)
             };
             rc = container_store_put(s->db, &row, err);
             if (rc < 0)
-                cric_err_prefix(err, "container %s", r->id);
+                cric_err_prefix(err, "container %s: ", r->id);
         }
     }
     pthread_mutex_unlock(&s->persist_mu);

@@ -25,7 +25,7 @@ int ctr_rootfs_mount(const ctr_rec *r, char *const *layer_dirs, size_t n_layers,
     snprintf(work, sizeof(work), "%s/work", r->wdir);
     if (fs_mkdir_p(upper, 0755, err) < 0 || fs_mkdir_p(work, 0700, err) < 0 ||
         fs_mkdir_p(r->rootfs, 0755, err) < 0)
-        return cric_err_prefix(err, "container %s", r->id);
+        return cric_err_prefix(err, "container %s: ", r->id);
     char data[MOUNT_DATA_MAX + 1];
     size_t len = 0;
     int n = snprintf(data, sizeof(data), "lowerdir=");

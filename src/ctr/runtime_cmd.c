@@ -53,7 +53,7 @@ int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cri
     if (ctr_spawn(argv, -1, p[1], p[1], &pid, err) < 0) {
         close(p[0]);
         close(p[1]);
-        return cric_err_prefix(err, "container %s", r->id);
+        return cric_err_prefix(err, "container %s: ", r->id);
     }
     close(p[1]);
     char out[2048];

@@ -42,7 +42,7 @@ int pod_update_resources(pod_service *s, const char *id, const pod_resources *ov
         if (rc == 0)
             rc = cgroup_apply(&s->cg, rel, overhead, resources, err);
         if (rc < 0)
-            cric_err_prefix(err, "sandbox %.12s: update resources", sb->info->id);
+            cric_err_prefix(err, "sandbox %.12s: update resources: ", sb->info->id);
     }
     pthread_mutex_unlock(&sb->op_mu);
     pods_sb_unref(s, sb);

@@ -180,7 +180,8 @@ def leaks(snap, baseline=None):
             extra = [x for x in extra if not x.endswith("/sandboxes")]
         if extra:
             out[k] = extra
-    rows = {t: n for t, n in snap.get("rows", {}).items() if n}
+    rows = {t: n - base.get("rows", {}).get(t, 0) for t, n in snap.get("rows", {}).items()}
+    rows = {t: n for t, n in rows.items() if n > 0}
     if rows:
         out["rows"] = rows
     return out
