@@ -1,18 +1,25 @@
 # The two commands of the README:
 #   make run    install what is missing, build, run the daemon
 #   make test   install what is missing, build (release and ASan+UBSan), run every test
+#   make test-reliability   the full reliability harness (tests/reliability, release build):
+#               50 kill -9 rounds, resource faults, 2000-pod churn, 10-minute load
 BUILD_DEBS := gcc libc6-dev meson ninja-build pkg-config protobuf-c-compiler libprotobuf-c-dev \
 	libnghttp2-dev libuv1-dev libjansson-dev libsqlite3-dev libarchive-dev \
 	libcurl4-openssl-dev libssl-dev zlib1g-dev
 RUN_DEBS := crun runc containernetworking-plugins iptables iproute2
 TEST_DEBS := libcmocka-dev python3 python3-grpcio python3-grpc-tools python3-pytest \
-	busybox-static docker-registry util-linux procps zstd openssl
+	busybox-static docker-registry util-linux procps zstd openssl e2fsprogs
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 ARGS ?=
+# sizes of `make test-reliability` (the default suite runs the quick variant)
+REL_ROUNDS ?= 50
+REL_CHURN_PODS ?= 2000
+REL_LOAD_PODS ?= 200
+REL_LOAD_SECONDS ?= 600
 
-.PHONY: all deps build build-asan run test unit integration clean format
+.PHONY: all deps build build-asan run test test-reliability unit integration clean format
 
 all: build
 
@@ -34,6 +41,12 @@ run: build
 
 test: build build-asan
 	CRIC_BUILD_DIR=$(CURDIR)/$(ASAN_BUILD) CRIC_RELEASE_BUILD_DIR=$(CURDIR)/$(BUILD) tests/run-all.sh
+
+test-reliability: build build-asan
+	CRIC_BUILD_DIR=$(CURDIR)/$(BUILD) CRIC_REL_ROUNDS=$(REL_ROUNDS) \
+	CRIC_REL_CHURN_PODS=$(REL_CHURN_PODS) CRIC_REL_LOAD_PODS=$(REL_LOAD_PODS) \
+	CRIC_REL_LOAD_SECONDS=$(REL_LOAD_SECONDS) \
+	/usr/bin/python3 -m pytest -s -q -p no:cacheprovider tests/reliability
 
 unit: build-asan
 	meson test -C $(ASAN_BUILD) --print-errorlogs

@@ -29,7 +29,11 @@ echo "== integration tests =="
 junit=/tmp/cric-integration.xml
 rm -f "$junit"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$junit" tests/integration
-if [ -f "$junit" ]; then
+count_junit() {
+    if [ ! -f "$junit" ]; then
+        failed=$((failed + 1))
+        return
+    fi
     read -r t f e s < <(/usr/bin/python3 - "$junit" <<'PY'
 import sys, xml.etree.ElementTree as ET
 r = ET.parse(sys.argv[1]).getroot()
@@ -43,9 +47,16 @@ PY
 )
     passed=$((passed + t - f - e - s))
     failed=$((failed + f + e))
-else
-    failed=$((failed + 1))
-fi
+}
+count_junit
+
+# The quick variant of the reliability harness (sizes in tests/reliability/conftest.py;
+# `make test-reliability` runs the full one).
+echo "== reliability (quick) =="
+junit=/tmp/cric-reliability.xml
+rm -f "$junit"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$junit" tests/reliability
+count_junit
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" = 0 ]

@@ -12,15 +12,14 @@ Sizes (defaults are the quick variant that runs in `make test`):
   CRIC_REL_LOAD_CLIENTS  concurrent clients creating them           (16)
   CRIC_REL_LOAD_SECONDS  probing/polling time of the load test      (30)
   CRIC_REL_FIGURES       JSON-lines file the figures are appended to
+Helpers the test modules share are in relutil.py, workload.py and leaks.py.
 """
 import importlib.util
-import json
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 import pytest
@@ -48,21 +47,6 @@ BRIDGE = "cric-r0"
 SUBNET = "10.232.0.0/16"
 GATEWAY = "10.232.0.1"
 CNI_BIN = "/usr/lib/cni"
-
-
-def env_int(name, default):
-    v = os.environ.get(name, "")
-    return int(v) if v.strip() else default
-
-
-def figures(name, **values):
-    """Prints one line of figures and appends it (JSON) to CRIC_REL_FIGURES."""
-    values = {"test": name, "build": os.path.basename(BUILD.rstrip("/")), **values}
-    line = json.dumps(values, sort_keys=True)
-    print("\nFIGURES " + line, flush=True)
-    path = os.environ.get("CRIC_REL_FIGURES", "/tmp/cric-reliability-figures.jsonl")
-    with open(path, "a") as f:
-        f.write(line + "\n")
 
 
 def sh(*cmd, check=True):
@@ -112,42 +96,7 @@ def rel_net():
     subprocess.run(["rm", "-rf", ipam])
 
 
-def install_net(d, net, conflist=None):
-    with open(os.path.join(d.cni_dir, "10-cric-rel.conflist"), "w") as f:
-        json.dump(conflist or net["conflist"], f)
-
-
 @pytest.fixture
 def cg_prefix():
     """A cgroup parent prefix unique to the test: pods use /<prefix>-<n>."""
     return "cric-rel-" + uuid.uuid4().hex[:8]
-
-
-def daemon_rss_kb(d):
-    with open("/proc/%d/status" % d.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def daemon_fds(d):
-    return len(os.listdir("/proc/%d/fd" % d.proc.pid))
-
-
-def wait_until(fn, timeout=30.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return fn()
-
-
-def percentile(values, p):
-    if not values:
-        return 0.0
-    v = sorted(values)
-    k = min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))
-    return v[k]

@@ -24,7 +24,7 @@ import uuid
 import grpc
 
 import leaks
-from conftest import env_int, figures, install_net, wait_until
+from relutil import env_int, figures, install_net
 from registry import Layer, busybox_layer_cached
 from workload import Client, ctr_config, pod_config
 

@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 import leaks
-from conftest import figures, install_net, wait_until
+from relutil import figures, install_net, wait_until
 from registry import Layer, busybox_layer_cached, sha
 from workload import Client, ctr_config, pod_config
 
