@@ -8,6 +8,21 @@
 #include "ctr/ctr_int.h"
 #include "util/log.h"
 
+/* A StartContainer cut by a crash may have ended before `runtime start` ran,
+ * leaving the init process waiting to be released while the shim already says
+ * running. Running the start again finishes it; when the first one did run,
+ * the runtime refuses (the container is no longer "created"), which is fine. */
+static void finish_start(ctr_rec *r)
+{
+    const char *args[] = {"start", r->id};
+    cric_err e = {0};
+    if (ctr_runtime_run(r, args, 2, &e) == 0)
+        log_info("ctr", "container %s (%s): finished a start interrupted by a restart", r->id,
+                 r->name);
+    else
+        log_debug("ctr", "container %s: start after a restart: %s", r->id, e.msg);
+}
+
 int ctr_recover_one(ctr_service *s, ctr_rec *r)
 {
     cric_err err = {0};
@@ -33,15 +48,22 @@ int ctr_recover_one(ctr_service *s, ctr_rec *r)
     switch (shim_check(r->bundle, NULL)) {
     case SHIM_ALIVE: {
         struct shim_state ss;
+        bool start_cut = false;
         if (shim_query_state(r->bundle, &ss, &err) == 0) {
             pthread_mutex_lock(&s->mu);
             r->pid = ss.init_pid;
-            if (strcmp(ss.status, "running") == 0)
+            if (strcmp(ss.status, "running") == 0) {
+                /* recorded CREATED, but the shim was told "starting": the
+                 * daemon was killed during StartContainer */
+                start_cut = r->state == CTR_CREATED;
                 r->state = CTR_RUNNING;
+            }
             if (ss.started_at)
                 r->started_at = ss.started_at;
             pthread_mutex_unlock(&s->mu);
         }
+        if (start_cut)
+            finish_start(r);
         log_info("ctr", "container %s (%s): reconnected to its shim (%s)", r->id, r->name,
                  r->state == CTR_RUNNING ? "running" : "created");
         ctr_persist(s, r, &err);

@@ -552,3 +552,46 @@ def test_kill9_during_remove_finishes_the_removal_at_start(make_daemon, make_env
     with sqlite3.connect(os.path.join(d.root, "cric.db")) as db:
         assert db.execute("SELECT COUNT(*) FROM containers WHERE id = ?", (cid,)).fetchone() == (0,)
     assert "removal begun by an earlier run" in d.log()
+
+
+def test_kill9_during_start_finishes_the_start_at_restart(make_daemon, make_env, pb, tmp_path):
+    """Regression (reliability harness): a daemon killed during StartContainer,
+    after the shim was told "starting" but before `runtime start` ran, came
+    back reporting the container RUNNING while its process waited forever to
+    be released. The restart now finishes the start: the process runs and
+    its exit is reported."""
+    gate, pidfile = tmp_path / "gate", tmp_path / "wrapper.pid"
+    wrapper = tmp_path / "crun-slow-start"
+    wrapper.write_text("#!/bin/sh\n"
+                       "for a in \"$@\"; do [ \"$a\" = start ] && [ -e %s ] && {\n"
+                       "  echo $$ > %s; while [ -e %s ]; do sleep 0.05; done; }\n"
+                       "done\nexec /usr/bin/crun \"$@\"\n" % (gate, pidfile, gate))
+    wrapper.chmod(0o755)
+    d = make_daemon(config={"runtimes": {"default": "crun", "handlers": {
+        "crun": {"path": "/usr/bin/crun"}, "slowstart": {"path": str(wrapper)}}}})
+    e = make_env("slowstart", d)
+    sid = e.pod()
+    cid = e.create(sid, e.config("late", ["sh", "-c", "exit 6"]))
+    gate.write_text("")
+    errors = []
+
+    def start():
+        try:
+            e.rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=60)
+        except grpc.RpcError as err:
+            errors.append(err)
+    t = concurrent.futures.ThreadPoolExecutor(1).submit(start)
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    d.kill9()
+    os.kill(int(pidfile.read_text()), 9)  # the start never runs
+    t.result()
+    assert errors
+    gate.unlink()
+    d.start()
+    e.rt = d.runtime()
+    st = e.wait_exit(cid, timeout=15)
+    assert st.exit_code == 6
+    assert "finished a start interrupted by a restart" in d.log()
