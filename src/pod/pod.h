@@ -82,6 +82,7 @@ typedef struct pod_info { /* a snapshot copy; caller frees with pod_info_free */
     char *name, *namespace_, *uid;
     uint32_t attempt;
     bool ready;                       /* READY vs NOTREADY */
+    bool removing;                    /* RemovePodSandbox began releasing it */
     int64_t created_at;               /* ns since the epoch */
     char *runtime_handler;            /* resolved handler name */
     int net_mode, ipc_mode, pid_mode; /* POD_NS_* */

@@ -36,6 +36,8 @@ json_t *record_to_json(const pod_info *p)
     S("uid", p->uid);
     I("attempt", p->attempt);
     B("ready", p->ready);
+    if (p->removing)
+        B("removing", true);
     I("created_at", p->created_at);
     S("runtime_handler", p->runtime_handler);
     I("net_mode", p->net_mode);
@@ -130,6 +132,7 @@ pod_info *record_from_json(json_t *j)
     p->uid = gs(j, "uid", &ok);
     p->attempt = (uint32_t)gi(j, "attempt");
     p->ready = json_is_true(json_object_get(j, "ready"));
+    p->removing = json_is_true(json_object_get(j, "removing"));
     p->created_at = gi(j, "created_at");
     p->runtime_handler = gs(j, "runtime_handler", &ok);
     p->net_mode = (int)gi(j, "net_mode");

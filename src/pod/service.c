@@ -169,6 +169,20 @@ static int remove_op(pod_service *s, const char *id, cric_err *err)
         rc = stop_locked(s, sb, false, err);
         if (rc == 0 && s->remove_all && s->remove_all(s->hook_ctx, sb->info->id, err) < 0)
             rc = cric_err_prefix(err, "sandbox %.12s: remove containers: ", sb->info->id);
+        /* Recorded before the sandbox dir goes: a daemon killed half way
+         * through finishes the removal at its next start instead of listing
+         * a sandbox whose files are half gone. */
+        if (rc == 0 && !sb->info->removing) {
+            pthread_mutex_lock(&s->mu);
+            sb->info->removing = true;
+            pthread_mutex_unlock(&s->mu);
+            if (pods_persist(s, sb, err) < 0) {
+                pthread_mutex_lock(&s->mu);
+                sb->info->removing = false;
+                pthread_mutex_unlock(&s->mu);
+                rc = cric_err_prefix(err, "sandbox %.12s: remove: ", sb->info->id);
+            }
+        }
         if (rc == 0)
             rc = pods_release_all(s, sb->info, err);
         if (rc == 0)
@@ -371,6 +385,16 @@ static int load_row(void *arg, const sandbox_row *row, cric_err *err)
         log_error("pod", "sandbox %.12s: unreadable database record; dropping it", row->id);
         pod_info_free(p);
         return sandbox_store_delete(s->db, row->id, err);
+    }
+    if (p->removing) {
+        cric_err rerr = {0};
+        if (pods_release_all(s, p, &rerr) == 0 && sandbox_store_delete(s->db, p->id, &rerr) == 0) {
+            log_info("pod", "sandbox %.12s: finished a removal interrupted by a restart", p->id);
+            pod_info_free(p);
+            return 0;
+        }
+        log_warn("pod", "sandbox %.12s: finishing an interrupted removal: %s", p->id, rerr.msg);
+        p->ready = false; /* listed NOTREADY; the next RemovePodSandbox retries */
     }
     sandbox *sb = pods_sb_new(p);
     if (!sb) {

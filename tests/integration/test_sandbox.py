@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -660,4 +661,34 @@ def test_ready_row_without_network_result_loads_notready(netd, pb):
     d.start()
     assert status(d, pb, sid).status.state == pb.SANDBOX_NOTREADY
     stop_remove(d, pb, sid)
+    assert snapshot(d) == before
+
+
+def test_removal_cut_by_a_crash_is_finished_at_start(netd, pb):
+    """Regression (reliability harness): a daemon killed during RemovePodSandbox
+    after the sandbox dir was deleted but before its row was came back listing
+    a sandbox whose files were gone. The removal is now recorded first (row
+    marked "removing"); a start finishes it. Simulated here: the row is
+    marked and the dir half deleted while the daemon is down."""
+    d = netd
+    before = snapshot(d)
+    sid = run(d, pb, pod_config(pb, pid=pb.POD))
+    sbdir = info(d, pb, sid)["sandboxDir"]
+    d.runtime().StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=60)
+    d.kill9()
+    db = sqlite3.connect(os.path.join(d.root, "cric.db"))
+    with db:
+        data = json.loads(db.execute("SELECT data FROM sandboxes WHERE id = ?",
+                                     (sid,)).fetchone()[0])
+        data["removing"] = True
+        db.execute("UPDATE sandboxes SET data = ? WHERE id = ?", (json.dumps(data), sid))
+    db.close()
+    os.unlink(os.path.join(sbdir, "hostname"))
+    d.start()
+    assert list(d.runtime().ListPodSandbox(pb.ListPodSandboxRequest()).items) == []
+    assert not os.path.exists(sbdir)
+    assert "finished a removal interrupted by a restart" in d.log()
+    db = sqlite3.connect(os.path.join(d.root, "cric.db"))
+    assert db.execute("SELECT COUNT(*) FROM sandboxes").fetchone() == (0,)
+    db.close()
     assert snapshot(d) == before

@@ -65,6 +65,7 @@ static void roundtrip(void **state)
     assert_string_equal(c->name, "web-0");
     assert_int_equal(c->attempt, 3);
     assert_true(c->ready);
+    assert_false(c->removing);
     assert_true(c->created_at == p.created_at);
     assert_int_equal(c->ipc_mode, POD_NS_NODE);
     assert_string_equal(c->pidns_path, "/run/x/ns/pid");
@@ -73,6 +74,11 @@ static void roundtrip(void **state)
     assert_string_equal(c->label_values[0], "web");
     assert_int_equal(c->n_annotations, 0);
     assert_int_equal(c->n_ips, 2);
+    p.removing = true; /* the removal mark survives a round trip */
+    pod_info *m = pod_info_dup(&p);
+    assert_non_null(m);
+    assert_true(m->removing);
+    pod_info_free(m);
     assert_string_equal(c->ips[1], "fd00::9");
     assert_true(c->privileged && c->has_run_as_user && !c->has_run_as_group);
     assert_true(c->run_as_user == 1000);
