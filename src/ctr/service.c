@@ -453,6 +453,11 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
         ctr_service_free(s);
         return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
     }
+    /* The process files of ExecSync calls that a killed daemon had in flight:
+     * nothing reads them any more. */
+    cric_err rmerr = {0};
+    if (fs_rm_rf(s->exec_dir, &rmerr) < 0)
+        log_warn("ctr", "stale ExecSync files: %s", rmerr.msg);
     if (fs_mkdir_p(s->state_dir, 0711, err) < 0 || fs_mkdir_p(s->root_dir, 0711, err) < 0 ||
         fs_mkdir_p(s->exec_dir, 0700, err) < 0 ||
         shim_default_path(s->shim_path, sizeof(s->shim_path), err) < 0 ||

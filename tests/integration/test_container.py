@@ -595,3 +595,16 @@ def test_kill9_during_start_finishes_the_start_at_restart(make_daemon, make_env,
     st = e.wait_exit(cid, timeout=15)
     assert st.exit_code == 6
     assert "finished a start interrupted by a restart" in d.log()
+
+
+def test_stale_exec_sync_files_are_removed_at_start(make_daemon):
+    """Regression (reliability harness): a daemon killed during ExecSync left
+    the call's process.json and pid file under <state>/exec-sync for ever."""
+    d = make_daemon()
+    d.kill9()
+    stale = os.path.join(d.state, "exec-sync")
+    for name in ("0123456789ab-1.json", "0123456789ab-1.pid"):
+        with open(os.path.join(stale, name), "w") as f:
+            f.write("{}")
+    d.start()
+    assert os.listdir(stale) == []

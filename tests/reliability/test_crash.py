@@ -398,7 +398,12 @@ def verify(h, problems, bridge, ipam):
         top = "/" + cg.split("/")[5]
         if top not in listed_cgs:
             problems.append(tag + "cgroup of no listed pod: " + cg)
-    # in-flight creates that survived are usable: start what is created
+    # every listed image is complete (a pull cut by the kill is all or nothing)
+    for img in c.images():
+        st = c.img.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=img.id)),
+                               timeout=30).image
+        if st.id != img.id or st.size <= 0:
+            problems.append(tag + "image %s listed but its status is %r" % (img.id[:19], st))
     return pods, ctrs
 
 
