@@ -473,6 +473,7 @@ def test_kill9_rounds(registry, make_daemon, pb, rel_net, cg_prefix):
     figures("crash_kill9", rounds=rounds, survived=survived, seed=seed, rpcs_ok=ops,
             inflight_at_kill=inflight_at_kill, leaks_found=leaks.count(lk),
             problems=len(problems), restart_ms_max=round(max(restart_ms or [0]), 1),
+            restart_ms_p50=round(sorted(restart_ms or [0])[len(restart_ms) // 2], 1),
             seconds=round(time.monotonic() - t_start, 1))
     if problems:
         keep = "/tmp/cric-rel-crash-%d.log" % seed
