@@ -187,6 +187,11 @@ int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
     }
     /* the runtime's state (also for a container whose create half failed) */
     if (r->runtime && r->bundle) {
+        /* A create being undone (failed, or cut by a crash and found at
+         * start-up): its shim may still be running the runtime's create and
+         * would otherwise go on to serve a container nobody lists. */
+        if (r->state == CTR_CREATING)
+            shim_kill_group(r->bundle);
         const char *args[] = {"delete", "--force", r->id};
         if (ctr_runtime_run(r, args, 3, &e) < 0 && !strstr(e.msg, "not exist") &&
             !strstr(e.msg, "not found") && !strstr(e.msg, "No such"))

@@ -66,7 +66,7 @@ int shim_default_path(char *out, size_t cap, cric_err *err)
 
 /* After a create timeout: the shim and what it started (the runtime, a half
  * created container) share the shim's process group. */
-static void kill_shim_of(const char *state_dir)
+void shim_kill_group(const char *state_dir)
 {
     pid_t pid = 0;
     if (shim_check(state_dir, &pid) != SHIM_ALIVE || pid <= 0)
@@ -204,7 +204,7 @@ int shim_launch(const struct shim_launch_opts *o, pid_t *init_pid, cric_err *err
     int timeout = o->timeout_ms > 0 ? o->timeout_ms : 60000;
     int n = read_sync(rfd, msg, sizeof(msg), timeout, &timed_out);
     if (timed_out) {
-        kill_shim_of(o->state_dir);
+        shim_kill_group(o->state_dir);
         return cric_err_set(err, CRIC_ERR_TIMEOUT,
                             "container %s: %s create did not finish within %d ms", id,
                             o->runtime_path, timeout);

@@ -73,6 +73,10 @@ enum shim_liveness {
  * match). *shim_pid (optional) gets the pid when known. */
 enum shim_liveness shim_check(const char *state_dir, pid_t *shim_pid);
 
+/* SIGKILL to a live shim's process group: the shim, the runtime it runs and
+ * a container it is creating (a create that is being undone). */
+void shim_kill_group(const char *state_dir);
+
 /* Records the start time and marks the container running. Call it right
  * before `runtime start` (a container that exits at once would otherwise
  * race the call); when the start fails, disregard started_at. */

@@ -608,3 +608,61 @@ def test_stale_exec_sync_files_are_removed_at_start(make_daemon):
             f.write("{}")
     d.start()
     assert os.listdir(stale) == []
+
+
+def test_kill9_during_create_kills_the_cut_create_at_start(make_daemon, make_env, pb, tmp_path):
+    """Regression (reliability harness): a daemon killed while cric-shim was
+    still running the runtime's create left that shim running; the restart
+    removed the half-made container but the shim went on to create and serve
+    a container nobody listed (and the restart waited 5 s for it). The
+    create's process group is now killed first."""
+    gate, pidfile = tmp_path / "gate", tmp_path / "wrapper.pid"
+    wrapper = tmp_path / "crun-slow-create"
+    wrapper.write_text("#!/bin/sh\n"
+                       "for a in \"$@\"; do [ \"$a\" = create ] && [ -e %s ] && {\n"
+                       "  echo $$ > %s; n=0\n"
+                       "  while [ -e %s ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done; }\n"
+                       "done\nexec /usr/bin/crun \"$@\"\n" % (gate, pidfile, gate))
+    wrapper.chmod(0o755)
+    d = make_daemon(config={"runtimes": {"default": "crun", "handlers": {
+        "crun": {"path": "/usr/bin/crun"}, "slowcreate": {"path": str(wrapper)}}}})
+    e = make_env("slowcreate", d)
+    sid = e.pod()
+    gate.write_text("")
+    errors = []
+
+    def create():
+        try:
+            e.create(sid, e.config("cut", ["sleep", "1000"]))
+        except grpc.RpcError as err:
+            errors.append(err)
+    t = concurrent.futures.ThreadPoolExecutor(1).submit(create)
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    d.kill9()
+    t.result()
+    assert errors
+    wrapper_pid = int(pidfile.read_text())
+    t0 = time.monotonic()
+    d.start()
+    took = time.monotonic() - t0
+    e.rt = d.runtime()
+    assert list(e.rt.ListContainers(pb.ListContainersRequest()).containers) == []
+    deadline = time.monotonic() + 5
+    while os.path.exists("/proc/%d" % wrapper_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gate.unlink()
+    assert not os.path.exists("/proc/%d" % wrapper_pid), "the cut create still runs"
+    def cmdline(p):
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+    left = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != d.proc.pid and
+            d.state in cmdline(p)]
+    assert left == [], "processes of the cut create are left"
+    assert os.listdir(os.path.join(d.state, "containers")) == []
+    assert took < 5, "the restart waited %.1f s for the cut create" % took

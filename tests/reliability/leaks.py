@@ -112,7 +112,8 @@ def db_rows(root):
 
 # Files of a daemon with no pods or containers (images stay): anything else in
 # root/state is owned by no object.
-_ROOT_KEEP = ("cric.db", "cric.db-wal", "cric.db-shm", "cric.db-journal", "cric.lock")
+_ROOT_KEEP = ("cric.db", "cric.db-wal", "cric.db-shm", "cric.db-journal", "cric.lock",
+              "layers.lock")
 _ROOT_KEEP_DIRS = ("content", "layers", "containers", "tmp", "pull", "import")
 
 
