@@ -49,22 +49,40 @@ typedef struct cli_flags {
 static int parse_flags(int argc, char **argv, cli_flags *f, cric_err *err)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},     {"listen", required_argument, NULL, 'l'},
-        {"root", required_argument, NULL, 'r'},       {"state", required_argument, NULL, 's'},
-        {"log-level", required_argument, NULL, 'L'},  {"log-format", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},
+        {"state", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': f->config = optarg; break;
-        case 'l': f->listen = optarg; break;
-        case 'r': f->root = optarg; break;
-        case 's': f->state = optarg; break;
-        case 'L': f->log_level = optarg; break;
-        case 'F': f->log_format = optarg; break;
-        case 'h': usage(stdout); exit(0);
+        case 'c':
+            f->config = optarg;
+            break;
+        case 'l':
+            f->listen = optarg;
+            break;
+        case 'r':
+            f->root = optarg;
+            break;
+        case 's':
+            f->state = optarg;
+            break;
+        case 'L':
+            f->log_level = optarg;
+            break;
+        case 'F':
+            f->log_format = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
         default:
             return cric_err_set(err, CRIC_ERR_INVALID, "unknown or incomplete flag %s",
                                 argv[optind - 1]);
@@ -110,20 +128,39 @@ static int build_config(const cli_flags *f, cric_config *cfg, cric_err *err)
     return config_validate(cfg, err);
 }
 
+/* The pid recorded in a lock file names a process that is gone. */
+static bool lock_owner_gone(const char *pid)
+{
+    char *end = NULL;
+    long v = strtol(pid, &end, 10);
+    return end != pid && *end == '\0' && v > 0 && kill((pid_t)v, 0) < 0 && errno == ESRCH;
+}
+
 /* Takes an exclusive lock on path and writes our pid into it. A second daemon
- * on the same root or socket fails here, before touching anything. */
+ * on the same root or socket fails here, before touching anything. When the
+ * daemon that wrote the lock is dead but the lock is still held, a process
+ * it had just forked holds it until it execs or exits: wait for that (10 s at
+ * most) instead of refusing to start after a crash. */
 static int take_lock(const char *path, const char *what, int *out_fd, cric_err *err)
 {
     _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return cric_err_errno(err, errno, "lock %s", path);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
         int e = errno;
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
         if (n > 0)
             pid[n] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK && tries < 200 && lock_owner_gone(pid)) {
+            if (tries == 0)
+                log_info("daemon", "lock %s: daemon %s is gone, waiting for its children", path,
+                         pid);
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         if (e == EWOULDBLOCK)
             return cric_err_set(err, CRIC_ERR_EXISTS,
                                 "another cric daemon (pid %s) is using this %s (lock %s is held)",

@@ -294,3 +294,24 @@ def test_socket_path_as_authority_is_accepted(daemon, pb):
         assert stub.Status(pb.StatusRequest()).status.conditions[0].status is True
     finally:
         ch.close()
+
+
+def test_start_waits_for_a_dead_daemons_child_holding_the_lock(make_daemon):
+    """Regression (reliability harness): right after a kill -9, a process the
+    dead daemon had just forked (before its exec) still holds the root lock,
+    and the restarted daemon refused to start ("another cric daemon"). When
+    the pid in the lock is dead, the daemon now waits for the lock."""
+    d = make_daemon(start=False)
+    os.makedirs(d.root, exist_ok=True)
+    lock = os.path.join(d.root, "cric.lock")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with open(lock, "w") as f:
+        f.write("%d\n" % gone.pid)
+    holder = subprocess.Popen(["flock", "-x", lock, "sleep", "1.5"])
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    d.start()
+    assert time.monotonic() - t0 >= 0.5, "the daemon did not wait for the held lock"
+    assert holder.wait() == 0
+    assert "is gone, waiting for its children" in d.log()
