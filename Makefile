@@ -10,8 +10,15 @@ RUN_DEBS := crun runc containernetworking-plugins iptables iproute2
 TEST_DEBS := libcmocka-dev python3 python3-grpcio python3-grpc-tools python3-pytest \
 	busybox-static docker-registry util-linux procps zstd openssl e2fsprogs
 
+# Only `make fuzz` needs these: clang with libFuzzer and its runtime.
+FUZZ_DEBS := clang llvm libclang-rt-14-dev
+
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 45
+FUZZ_TARGETS ?= reference manifest unpack cni_result config stream_http stream_spdy stream_ws \
+	cri_request rpc
 ARGS ?=
 # sizes of `make test-reliability` (the default suite runs the quick variant)
 REL_ROUNDS ?= 50
@@ -19,7 +26,7 @@ REL_CHURN_PODS ?= 2000
 REL_LOAD_PODS ?= 200
 REL_LOAD_SECONDS ?= 600
 
-.PHONY: all deps build build-asan run test test-reliability unit integration clean format
+.PHONY: all deps build build-asan run test test-reliability unit integration fuzz clean format
 
 all: build
 
@@ -54,8 +61,18 @@ unit: build-asan
 integration: build-asan
 	CRIC_BUILD_DIR=$(CURDIR)/$(ASAN_BUILD) /usr/bin/python3 -m pytest -q tests/integration
 
+# Builds the libFuzzer targets of fuzz/ with clang (ASan+UBSan) and runs each
+# for FUZZ_SECONDS on its corpus in fuzz/corpus/ (FUZZ_MERGE=1 adds new
+# coverage to the corpora). `make test` replays the corpora with gcc.
+fuzz: deps
+	@scripts/install-deps.sh $(TEST_DEBS) $(FUZZ_DEBS)
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false -Dfuzz=true
+	ninja -C $(FUZZ_BUILD) $(addprefix fuzz/fuzz_,$(FUZZ_TARGETS))
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
 format:
 	find src tests -name '*.[ch]' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

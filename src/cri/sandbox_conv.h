@@ -22,9 +22,10 @@
 
 Runtime__V1__PodSandboxMetadata *cri_pod_metadata(cri_arena *a, const pod_info *p);
 Runtime__V1__PodSandbox *cri_pod_summary(cri_arena *a, const pod_info *p);
+/* RunPodSandboxRequest (with a config) -> pod_config (borrowed strings). */
+void cri_pod_config(cri_arena *a, const Runtime__V1__RunPodSandboxRequest *req, pod_config *pc);
 /* LinuxContainerResources -> pod_resources (NULL stays NULL; borrowed strings). */
-const pod_resources *cri_pod_resources(cri_arena *a,
-                                       const Runtime__V1__LinuxContainerResources *r);
+const pod_resources *cri_pod_resources(cri_arena *a, const Runtime__V1__LinuxContainerResources *r);
 /* The PodSandboxStatus message (PodSandboxStatus, container events). */
 Runtime__V1__PodSandboxStatus *cri_pod_status(cri_arena *a, const pod_info *p);
 /* Translates a (possibly NULL) filter; borrowed strings. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cri/cri.h"
+#include "cri/sandbox_conv.h"
 #include "pod/pod.h"
 
 static pod_kv *kv_array(cri_arena *a, size_t n)
@@ -34,8 +35,7 @@ const pod_resources *cri_pod_resources(cri_arena *a, const Runtime__V1__LinuxCon
     return o;
 }
 
-/* PodSandboxConfig -> pod_config (borrowed strings). */
-static void translate(cri_arena *a, const Runtime__V1__RunPodSandboxRequest *req, pod_config *pc)
+void cri_pod_config(cri_arena *a, const Runtime__V1__RunPodSandboxRequest *req, pod_config *pc)
 {
     const Runtime__V1__PodSandboxConfig *cfg = req->config;
     memset(pc, 0, sizeof(*pc));
@@ -125,7 +125,7 @@ static rpc_code impl_run_pod_sandbox(cri_ctx *c, const void *rq, void *rs, rpc_s
         return rpc_status_set(st, RPC_UNIMPLEMENTED,
                               "RunPodSandbox: user namespaces are not supported by cric yet");
     pod_config pc;
-    translate(c->arena, req, &pc);
+    cri_pod_config(c->arena, req, &pc);
     char *cidr = daemon_pod_cidr(c->d);
     pc.pod_cidr = cidr ? ar_strdup(c->arena, cidr) : "";
     free(cidr);

@@ -3,6 +3,7 @@
 
 #include "cri/arena.h"
 #include "cri/cri.h"
+#include "cri/pbcheck.h"
 
 /* Responses up to this size are encoded on the stack. */
 #define STACK_PACK_MAX 4096
@@ -35,6 +36,12 @@ void cri_run_unary(rpc_call *call, void *user, const uint8_t *buf, size_t len, r
     if (!req) {
         rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s: malformed %s message",
                        rpc_call_method(call), req_desc->name);
+        return;
+    }
+    char why[400];
+    if (cri_pb_check_strings(req_desc, buf, len, why, sizeof(why)) < 0) {
+        rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s: %s", rpc_call_method(call), why);
+        protobuf_c_message_free_unpacked(req, NULL);
         return;
     }
     cri_arena arena = {0};

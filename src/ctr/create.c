@@ -30,15 +30,24 @@ static void image_info_freep(image_info **p)
         image_info_free(*p);
 }
 
-static int validate(const Runtime__V1__ContainerConfig *cfg, cric_err *err)
+int ctr_config_validate(const Runtime__V1__ContainerConfig *cfg, cric_err *err)
 {
     if (!cfg)
         return cric_err_set(err, CRIC_ERR_INVALID, "CreateContainer: config is required");
     if (!cfg->metadata || !cfg->metadata->name || !cfg->metadata->name[0])
         return cric_err_set(err, CRIC_ERR_INVALID, "CreateContainer: metadata.name is required");
-    if (strlen(cfg->metadata->name) > NAME_MAX_LEN)
+    const char *name = cfg->metadata->name;
+    if (strlen(name) > NAME_MAX_LEN)
         return cric_err_set(err, CRIC_ERR_INVALID,
                             "CreateContainer: metadata.name is longer than %d bytes", NAME_MAX_LEN);
+    bool printable = true;
+    for (const char *p = name; *p; p++)
+        printable = printable && (unsigned char)*p >= 0x20 && *p != 0x7f;
+    if (!printable || !name_is_safe_component(name, strlen(name), NAME_MAX_LEN))
+        return cric_err_set(err, CRIC_ERR_INVALID,
+                            "CreateContainer: metadata.name \"%.80s\" must be printable, without "
+                            "'/', and not \".\" or \"..\"",
+                            name);
     if (!cfg->image || !cfg->image->image || !cfg->image->image[0])
         return cric_err_set(err, CRIC_ERR_INVALID, "container %s: image is required",
                             cfg->metadata->name);
@@ -270,7 +279,7 @@ static int create_steps(ctr_service *s, ctr_rec *r, const pod_info *p, cric_err 
 int ctr_create(ctr_service *s, const char *pod_id, const Runtime__V1__ContainerConfig *cfg,
                char id_out[65], cric_err *err)
 {
-    if (validate(cfg, err) < 0)
+    if (ctr_config_validate(cfg, err) < 0)
         return -1;
     _cleanup_(pod_info_freep) pod_info *p = NULL;
     if (pod_lookup(s->pods, pod_id, &p, err) < 0)

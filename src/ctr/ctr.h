@@ -48,6 +48,9 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
                     struct image_service *images, struct pod_service *pods, cric_err *err);
 void ctr_service_free(ctr_service *s);
 
+/* The checks CreateContainer makes before anything else: metadata name,
+ * image, log_path (relative to the pod's log directory, never leaving it). */
+int ctr_config_validate(const Runtime__V1__ContainerConfig *cfg, cric_err *err);
 /* CreateContainer. cfg is the request's config (copied). */
 int ctr_create(ctr_service *s, const char *pod_id, const Runtime__V1__ContainerConfig *cfg,
                char id_out[65], cric_err *err);

@@ -413,6 +413,11 @@ static int do_entry(unpacker *u, struct archive *ar, struct archive_entry *e, cr
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
+        /* A device node in an image would hand the container the host's
+         * device of that number; only the 0/0 whiteout form is harmless. */
+        if (type != AE_IFIFO &&
+            (type == AE_IFBLK || archive_entry_rdevmajor(e) || archive_entry_rdevminor(e)))
+            return hostile(u, err, "device node", raw, NULL);
         dev_t dev =
             type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
         if (mknodat(pfd, name, type | perm, dev) < 0)

@@ -36,6 +36,12 @@ static bool printable_no(const char *s, size_t max, const char *forbidden)
     return true;
 }
 
+/* "." and "..": path components that are no name. */
+static bool dot_name(const char *s)
+{
+    return strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
+}
+
 int pods_validate(pod_service *s, const pod_config *c, const char **handler, cric_err *err)
 {
     if (!c->name || !c->name[0] || !c->namespace_ || !c->namespace_[0])
@@ -44,7 +50,8 @@ int pods_validate(pod_service *s, const pod_config *c, const char **handler, cri
                             "are required");
     if (!printable_no(c->name, NAME_MAX_LEN, ";=,/") ||
         !printable_no(c->namespace_, NAME_MAX_LEN, ";=,/") ||
-        !printable_no(c->uid ? c->uid : "", NAME_MAX_LEN, ";=,/"))
+        !printable_no(c->uid ? c->uid : "", NAME_MAX_LEN, ";=,/") || dot_name(c->name) ||
+        dot_name(c->namespace_) || dot_name(c->uid ? c->uid : ""))
         return cric_err_set(err, CRIC_ERR_INVALID,
                             "sandbox %.80s/%.80s: metadata holds forbidden characters or is too "
                             "long",

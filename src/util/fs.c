@@ -83,7 +83,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 
 int fs_read_file(const char *path, size_t max, char **out, size_t *len, cric_err *err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named by a caller must not block the open. */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         cric_err_errno(err, e, "read %s", path);
@@ -91,6 +92,11 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, cric_err
             err->kind = CRIC_ERR_NOT_FOUND;
         return -1;
     }
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return cric_err_errno(err, errno, "read %s", path);
+    if (!S_ISREG(st.st_mode))
+        return cric_err_set(err, CRIC_ERR_INVALID, "read %s: not a regular file", path);
     size_t cap = 4096, used = 0;
     _cleanup_free_ char *buf = malloc(cap + 1);
     if (!buf)

@@ -10,7 +10,8 @@
 
 int fs_mkdir_p(const char *path, mode_t mode, cric_err *err);
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, cric_err *err);
-/* Reads a whole file of at most max bytes; *out is NUL-terminated, caller frees. */
+/* Reads a whole regular file of at most max bytes (anything else, e.g. a FIFO
+ * or a device, is INVALID and never blocks); *out is NUL-terminated, caller frees. */
 int fs_read_file(const char *path, size_t max, char **out, size_t *len, cric_err *err);
 /* Removes path recursively without following symlinks or crossing mount points.
  * A missing path is success. */
