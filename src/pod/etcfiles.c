@@ -151,5 +151,18 @@ int etc_hostname_valid(const char *hostname, cric_err *err)
             return cric_err_set(err, CRIC_ERR_INVALID, "hostname %.80s: invalid character",
                                 hostname);
     }
+    /* RFC 1123 labels: none empty (no leading, trailing or double dot, so
+     * never "." or ".."), none starting or ending with '-'. */
+    for (const char *l = hostname;;) {
+        size_t len = strcspn(l, ".");
+        if (len == 0 || l[0] == '-' || l[len - 1] == '-')
+            return cric_err_set(err, CRIC_ERR_INVALID,
+                                "hostname %.80s: labels must be non-empty and not start or end "
+                                "with '-'",
+                                hostname);
+        if (!l[len])
+            break;
+        l += len + 1;
+    }
     return 0;
 }

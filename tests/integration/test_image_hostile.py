@@ -22,6 +22,11 @@ def ti(name, type_=tarfile.REGTYPE, linkname="", size=0):
     return t
 
 
+def dev(t, major, minor):
+    t.devmajor, t.devminor = major, minor
+    return t
+
+
 def pax(t, headers):
     t.pax_headers = headers
     return t
@@ -61,6 +66,10 @@ def test_rejected_layers(registry, daemon, pb, outside):
         "oversized-header": lambda L: L.raw_entry(ti("a/" * 5000 + "x", size=1), b"x"),
         "long-component": lambda L: L.raw_entry(ti("b" * 300, size=1), b"x"),
         "huge-pax-header": lambda L: L.raw_entry(pax(ti("f", size=1), {"comment": "x" * (8 << 20)}), b"x"),
+        "device-char": lambda L: L.raw_entry(dev(ti("dev/mem", tarfile.CHRTYPE), 1, 1)),
+        "device-block": lambda L: L.raw_entry(dev(ti("sda", tarfile.BLKTYPE), 8, 0)),
+        "hardlink-through-symlink": lambda L: (L.symlink("r", "/"),
+                                               L.raw_entry(ti("h", tarfile.LNKTYPE, "r/etc/passwd"))),
     }
     for name, build in cases.items():
         img = registry.push("hostile-" + name, ["latest"], [busybox_layer_cached(), hostile(build)])

@@ -80,6 +80,15 @@ static void hostnames(void **state)
     assert_int_equal(etc_hostname_valid("", &err), -1);
     assert_int_equal(etc_hostname_valid("a/b", &err), -1);
     assert_int_equal(etc_hostname_valid("with space", &err), -1);
+    assert_int_equal(etc_hostname_valid(".", &err), -1);
+    assert_int_equal(etc_hostname_valid("..", &err), -1);
+    assert_int_equal(etc_hostname_valid("a..b", &err), -1);
+    assert_int_equal(etc_hostname_valid(".a", &err), -1);
+    assert_int_equal(etc_hostname_valid("a.", &err), -1);
+    assert_int_equal(etc_hostname_valid("-a", &err), -1);
+    assert_int_equal(etc_hostname_valid("a-.b", &err), -1);
+    assert_int_equal(etc_hostname_valid("a", &err), 0);
+    assert_int_equal(etc_hostname_valid("a-b.c-d.e", &err), 0);
     char longname[80];
     memset(longname, 'a', 65);
     longname[65] = '\0';
