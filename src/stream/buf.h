@@ -17,9 +17,12 @@ static inline size_t sbuf_avail(const sbuf *b)
 {
     return b->len - b->off;
 }
+/* Never NULL (an empty, never-grown buffer has no data; NULL + 0 and
+ * memcpy from NULL are undefined even for 0 bytes). */
 static inline const uint8_t *sbuf_head(const sbuf *b)
 {
-    return b->data + b->off;
+    static const uint8_t empty[1];
+    return b->data ? b->data + b->off : empty;
 }
 /* Makes room for n more bytes; returns 0 or -1 on out-of-memory. */
 int sbuf_reserve(sbuf *b, size_t n);

@@ -367,6 +367,7 @@ int spdy_headers_decompress(spdy_zip *z, const uint8_t *in, size_t len, spdy_hea
     }
     for (uint32_t i = 0; i < n; i++) {
         spdy_nv *nv = &out->nv[i];
+        out->n = i + 1; /* counted before its strings exist, so a failure frees them */
         for (int part = 0; part < 2; part++) {
             if (left < 4) {
                 *why = "truncated header block";
@@ -396,7 +397,6 @@ int spdy_headers_decompress(spdy_zip *z, const uint8_t *in, size_t len, spdy_hea
                 nv->value_len = l;
             }
         }
-        out->n = i + 1;
         if (nv->name_len == 0) {
             *why = "empty header name";
             goto out;

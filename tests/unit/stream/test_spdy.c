@@ -128,6 +128,43 @@ static void test_multivalue_and_bad_blocks(void **state)
     spdy_zip_free(&b);
 }
 
+/* Deflates raw bytes with the SPDY dictionary, as a (hostile) client would. */
+static size_t deflate_raw(const uint8_t *raw, size_t n, uint8_t *out, size_t cap)
+{
+    z_stream z = {0};
+    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
+    size_t dlen;
+    const uint8_t *dict = spdy_dictionary(&dlen);
+    assert_int_equal(deflateSetDictionary(&z, dict, (uInt)dlen), Z_OK);
+    z.next_in = (Bytef *)raw;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+    size_t used = cap - z.avail_out;
+    deflateEnd(&z);
+    return used;
+}
+
+/* A header whose name arrived but whose value is cut short: everything
+ * allocated so far is freed (found by fuzz/fuzz_stream_spdy: the name leaked). */
+static void test_truncated_value_frees_name(void **state)
+{
+    static const uint8_t raw[] = {0, 0, 0, 2, 0,   0,   0,   1, 'a', 0, 0,  0,   1,  '1',
+                                  0, 0, 0, 3, 'b', 'c', 'd', 0, 0,   0, 10, 'x', 'y'};
+    uint8_t blk[256];
+    size_t n = deflate_raw(raw, sizeof(raw), blk, sizeof(blk));
+    spdy_zip b;
+    spdy_zip_init(&b, 65536);
+    spdy_headers h;
+    const char *why;
+    assert_int_equal(spdy_headers_decompress(&b, blk, n, &h, &why), -1);
+    assert_string_equal(why, "truncated header block");
+    assert_int_equal(h.n, 0);
+    assert_null(h.nv);
+    spdy_zip_free(&b);
+}
+
 static void test_control_frames(void **state)
 {
     sbuf b = {0};
@@ -214,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_dictionary),
         cmocka_unit_test(test_header_roundtrip),
         cmocka_unit_test(test_multivalue_and_bad_blocks),
+        cmocka_unit_test(test_truncated_value_frees_name),
         cmocka_unit_test(test_control_frames),
         cmocka_unit_test(test_bad_frames),
     };
