@@ -18,7 +18,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 45
 FUZZ_TARGETS ?= reference manifest unpack cni_result config stream_http stream_spdy stream_ws \
-	cri_request rpc
+	cri_request rpc stream_server
 ARGS ?=
 # sizes of `make test-reliability` (the default suite runs the quick variant)
 REL_ROUNDS ?= 50

@@ -406,4 +406,40 @@ out("rpc", "14-ping-goaway", SETTINGS + frame(6, 0, 0, b"12345678") +
     frame(7, 0, 0, struct.pack(">II", 0, 0)))
 out("rpc", "15-window", SETTINGS + frame(8, 0, 0, struct.pack(">I", 0x7fffffff)) +
     frame(8, 0, 0, struct.pack(">I", 0x7fffffff)))
+
+
+# ---- stream_server: first byte = protocol (0 SPDY, 1 WS v5, 2 WS base64, 3 WS v4)
+# | 0x08 tty | 0x10 stdin | 0x20 stdout | 0x40 stderr; then the client's bytes.
+def ws(payload, opcode=2, fin=True, key=b"\x01\x02\x03\x04"):
+    n = len(payload)
+    h = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        h += bytes([0x80 | n])
+    elif n < 65536:
+        h += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        h += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    return h + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+attach_streams = [[(b"streamtype", b"error")], [(b"streamtype", b"stdin")],
+                  [(b"streamtype", b"stdout")]]
+out("stream_server", "00-spdy-attach", bytes([0x30]) + spdy(
+    attach_streams, struct.pack(">II", 3, (1 << 24) | 2) + b"hi"))
+out("stream_server", "01-spdy-tty", bytes([0x38]) + spdy(
+    attach_streams + [[(b"streamtype", b"resize")]],
+    struct.pack(">II", 7, 25) + b'{"Width":80,"Height":24}'))
+out("stream_server", "02-spdy-rst-ping", bytes([0x20]) + spdy(
+    [[(b"streamtype", b"error")], [(b"streamtype", b"stdout")]],
+    control(3, 0, struct.pack(">II", 3, 5)) + control(6, 0, struct.pack(">I", 1)) +
+    control(7, 0, struct.pack(">II", 0, 0))))
+out("stream_server", "03-ws-v5", bytes([0x31]) + ws(b"\x00hello") + ws(b"\xff\x00") +
+    ws(b"", opcode=8))
+out("stream_server", "04-ws-base64", bytes([0x32]) + ws(b"0aGk=", opcode=1) +
+    ws(b"4eyJXaWR0aCI6ODAsIkhlaWdodCI6MjR9", opcode=1) + ws(b"\x03\xe8", opcode=8))
+out("stream_server", "05-ws-v4-tty", bytes([0x3b]) + ws(b"\x04{\"Width\":1,\"Height\":2}") +
+    ws(b"ping", opcode=9) + ws(b"\x00x", fin=False) + ws(b"y", opcode=0))
+out("stream_server", "06-ws-unmasked", bytes([0x31]) + b"\x82\x02\x00x")
+out("stream_server", "07-ws-huge", bytes([0x31]) + b"\x82\xff" + struct.pack(">Q", 1 << 62) + b"abcd")
+out("stream_server", "08-spdy-bad", bytes([0x30]) + control(1, 0, b"\x00" * 10))
 print("seeds written to", os.path.join(HERE, "corpus"))

@@ -68,12 +68,15 @@ int http_parse_request(const char *buf, size_t len, size_t max_head, http_req *r
     /* Tolerate nothing before the request line except what RFC 9112 allows:
      * we do not even skip leading CRLFs; a client must start cleanly. */
     size_t scan = len < max_head ? len : max_head;
-    for (size_t i = 0; i < scan; i++) {
+    char *end = find_head_end(buf, scan);
+    /* Only the head itself: what a client sends after it (a SPDY or
+     * WebSocket frame) is binary. */
+    size_t check = end ? (size_t)(end - buf) + 4 : scan;
+    for (size_t i = 0; i < check; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c == 0 || (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
             return *why = "control character in request head", HTTP_PARSE_ERROR;
     }
-    char *end = find_head_end(buf, scan);
     if (!end) {
         if (len >= max_head)
             return *why = "request head too large", HTTP_PARSE_TOO_LARGE;

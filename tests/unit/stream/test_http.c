@@ -36,6 +36,27 @@ static void test_upgrade_request(void **state)
     http_req_free(&r);
 }
 
+/* Binary bytes after the head (a client that sends its first SPDY frame
+ * right behind the upgrade request) are not part of it (found by
+ * fuzz/fuzz_stream_server: such a head was refused as holding control
+ * characters). */
+static void test_binary_after_head(void **state)
+{
+    static const char s[] = "POST /attach/t HTTP/1.1\r\nHost: x\r\n\r\n\x80\x03\x00\x01\x00";
+    http_req r;
+    size_t used = 0;
+    const char *why;
+    assert_int_equal(http_parse_request(s, sizeof(s) - 1, 16384, &r, &used, &why), HTTP_PARSE_DONE);
+    assert_int_equal(used, sizeof(s) - 1 - 5);
+    assert_string_equal(r.path, "/attach/t");
+    http_req_free(&r);
+    /* ... while a control character inside the head still is an error. */
+    static const char bad[] = "POST /attach/t HTTP/1.1\r\nHost: \x01x\r\n\r\n";
+    assert_int_equal(http_parse_request(bad, sizeof(bad) - 1, 16384, &r, &used, &why),
+                     HTTP_PARSE_ERROR);
+    assert_string_equal(why, "control character in request head");
+}
+
 static void test_need_more(void **state)
 {
     http_req r;
@@ -116,9 +137,9 @@ static void test_query(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upgrade_request), cmocka_unit_test(test_need_more),
-        cmocka_unit_test(test_garbage),         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_query),
+        cmocka_unit_test(test_upgrade_request), cmocka_unit_test(test_binary_after_head),
+        cmocka_unit_test(test_need_more),       cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_limits),          cmocka_unit_test(test_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
