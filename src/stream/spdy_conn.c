@@ -246,7 +246,8 @@ int spdy_send(sconn *c, schan *ch, const void *data, size_t len, bool fin)
     if (ch->local_fin || ch->reset || c->closing)
         return 0;
     sbuf b = {0};
-    const uint8_t *p = data;
+    /* An empty message may come as NULL, 0: no pointer arithmetic on NULL. */
+    const uint8_t *p = data ? data : (const void *)"";
     do {
         size_t n = len > CHUNK_MAX ? CHUNK_MAX : len;
         bool last = n == len;

@@ -173,7 +173,8 @@ int ws_send(sconn *c, schan *ch, const void *data, size_t len, bool fin)
 {
     if (ch->local_fin || ch->reset || c->closing || c->ws_closed)
         return 0;
-    const uint8_t *p = data;
+    /* An empty message may come as NULL, 0: no pointer arithmetic on NULL. */
+    const uint8_t *p = data ? data : (const void *)"";
     do {
         size_t n = len > CHUNK_MAX ? CHUNK_MAX : len;
         sbuf msg = {0};
