@@ -14,6 +14,7 @@
 
 #include "fuzz/fuzz_util.h"
 #include "image/unpack.h"
+#include "util/fs.h"
 
 static char base[64];
 static int base_fd = -1;
@@ -22,8 +23,8 @@ static struct stat sentinel_st;
 static void cleanup_base(void)
 {
     if (base_fd >= 0) {
-        unpack_rm_at(base_fd, "root");
-        unpack_rm_at(base_fd, "outside");
+        fs_rm_at(base_fd, "root");
+        fs_rm_at(base_fd, "outside");
         close(base_fd);
         rmdir(base);
     }
@@ -100,7 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     unpack_stats st = {0};
     cric_err err = {0};
-    if (layer_unpack_fd(in, root, "fuzz", &st, &err) < 0)
+    /* A cap like the daemon's image_pull.max_layer_bytes, smaller. */
+    unpack_limits lim = {.max_bytes = 64u << 20, .max_bytes_name = "fuzz cap"};
+    if (layer_unpack_fd(in, root, "fuzz", &lim, &st, &err) < 0)
         FUZZ_CHECK(err.msg[0]);
     else
         FUZZ_CHECK(strncmp(st.diff_id, "sha256:", 7) == 0);
@@ -120,6 +123,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                now.st_uid == sentinel_st.st_uid);
     check_tree(root, 0);
     close(root);
-    FUZZ_CHECK(unpack_rm_at(base_fd, "root") == 0);
+    FUZZ_CHECK(fs_rm_at(base_fd, "root") == 0);
     return 0;
 }
