@@ -441,5 +441,12 @@ out("stream_server", "05-ws-v4-tty", bytes([0x3b]) + ws(b"\x04{\"Width\":1,\"Hei
     ws(b"ping", opcode=9) + ws(b"\x00x", fin=False) + ws(b"y", opcode=0))
 out("stream_server", "06-ws-unmasked", bytes([0x31]) + b"\x82\x02\x00x")
 out("stream_server", "07-ws-huge", bytes([0x31]) + b"\x82\xff" + struct.pack(">Q", 1 << 62) + b"abcd")
+# stream_ws also cuts its input into client frames (src/stream/wsframe.c)
+out("stream_ws", "frames-00", ws(b"\x00hello") + ws(b"\xff\x00") + ws(b"", opcode=8))
+out("stream_ws", "frames-01", ws(b"0aGk=", opcode=1) + ws(b"ping", opcode=9) +
+    ws(b"\x00x", fin=False) + ws(b"y", opcode=0) + ws(b"\x03\xe8", opcode=8))
+out("stream_ws", "frames-02", ws(b"z" * 300) + ws(b"w" * 70000)[:200])
+out("stream_ws", "frames-03", b"\x82\x02\x00x" + b"\x89\xfe\x00\x80" + b"\x82\xff" +
+    struct.pack(">Q", 1 << 62) + b"abcd")
 out("stream_server", "08-spdy-bad", bytes([0x30]) + control(1, 0, b"\x00" * 10))
 print("seeds written to", os.path.join(HERE, "corpus"))
