@@ -43,7 +43,7 @@ registry = _it.registry
 Daemon = _it.Daemon
 BUILD = _it.BUILD
 
-BRIDGE = "cric-r0"
+BRIDGE_PREFIX = "cric-r"
 SUBNET = "10.232.0.0/16"
 GATEWAY = "10.232.0.1"
 CNI_BIN = "/usr/lib/cni"
@@ -63,11 +63,18 @@ def _nat_chains():
 
 @pytest.fixture(scope="session")
 def rel_net():
-    """The harness's own bridge network: bridge cric-r0 on 10.232.0.0/16 with a
-    private host-local IPAM dir. The bridge and portmap's new iptables chains
-    are removed at the end."""
+    """The harness's own bridge network: a bridge named for this run on
+    10.232.0.0/16 with a private host-local IPAM dir. The bridge and portmap's
+    new iptables chains are removed at the end. Bridges an earlier, killed run
+    left behind are removed first: their veths would be counted as ours and
+    their gateway address would shadow our subnet."""
     if not os.path.exists(os.path.join(CNI_BIN, "bridge")):
         pytest.skip("containernetworking-plugins not installed")
+    for line in sh("ip", "-o", "link", "show", "type", "bridge", check=False).splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name.startswith(BRIDGE_PREFIX):
+            sh("ip", "link", "del", name, check=False)
+    BRIDGE = BRIDGE_PREFIX + os.urandom(4).hex()
     before = _nat_chains()
     ipam = tempfile.mkdtemp(prefix="cric-rel-ipam-")
     conf = {
