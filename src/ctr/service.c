@@ -16,6 +16,7 @@
 #include "pod/pod.h"
 #include "store/container_store.h"
 #include "util/fs.h"
+#include "util/helper_path.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -466,7 +467,8 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
         return -1;
     }
     cric_err enter_err = {0};
-    if (helper_default_path("cric-enter", s->enter_path, sizeof(s->enter_path), &enter_err) < 0) {
+    if (helper_path_find("cric-enter", "enter", s->enter_path, sizeof(s->enter_path), &enter_err) <
+        0) {
         s->enter_path[0] = '\0';
         log_write(LOG_LVL_WARN, "ctr", "ExecSync runs the OCI runtime's exec: %s", enter_err.msg);
     } else if (!pidfd_setns_works()) {

@@ -19,6 +19,7 @@
 #include "shim/protocol.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/helper_path.h"
 
 extern char **environ;
 
@@ -36,30 +37,9 @@ static bool abs_ok(const char *p)
     return p && p[0] == '/' && strlen(p) < 4000 && !strstr(p, "/../");
 }
 
-int helper_default_path(const char *name, char *out, size_t cap, cric_err *err)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return cric_err_errno(err, errno, "%s: resolve /proc/self/exe", name);
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "%s: odd executable path %s", name, exe);
-    *slash = '\0';
-    /* installed side by side, or the build tree (src/daemon, src/shim, src/enter) */
-    static const char *const rel[] = {"%s/%s", "%s/../shim/%s", "%s/../enter/%s"};
-    for (size_t i = 0; i < ARRAY_LEN(rel); i++) {
-        int w = snprintf(out, cap, rel[i], exe, name);
-        if (w > 0 && (size_t)w < cap && access(out, X_OK) == 0)
-            return 0;
-    }
-    return cric_err_set(err, CRIC_ERR_NOT_FOUND, "%s not found next to %s", name, exe);
-}
-
 int shim_default_path(char *out, size_t cap, cric_err *err)
 {
-    return helper_default_path("cric-shim", out, cap, err);
+    return helper_path_find("cric-shim", "shim", out, cap, err);
 }
 
 /* ---- launch ---- */

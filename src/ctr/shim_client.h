@@ -136,9 +136,6 @@ int shim_wait_exit(const char *state_dir, int timeout_ms, struct shim_exit *out,
 
 /* The cric-shim binary: next to the running executable, else (build tree)
  * ../shim/cric-shim relative to it. */
-/* The path of a cric helper program (cric-shim, cric-enter) next to the
- * daemon's executable or in the build tree. */
-int helper_default_path(const char *name, char *out, size_t cap, cric_err *err);
 int shim_default_path(char *out, size_t cap, cric_err *err);
 
 #endif

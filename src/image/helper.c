@@ -18,6 +18,7 @@
 #include "image/service.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/helper_path.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -35,24 +36,12 @@ static int helper_path(const image_service *s, char *out, size_t cap, cric_err *
             return 0;
         return cric_err_errno(err, errno, "image_pull.helper %s", cfg);
     }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return cric_err_errno(err, errno, "cric-pull: resolve /proc/self/exe");
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "cric-pull: odd executable path %s", exe);
-    *slash = '\0';
     /* Installed side by side; in the build tree it sits in its own folder. */
-    static const char *const rel[] = {"cric-pull", "../pullworker/cric-pull"};
-    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-        int w = snprintf(out, cap, "%s/%s", exe, rel[i]);
-        if (w > 0 && (size_t)w < cap && access(out, X_OK) == 0)
-            return 0;
+    if (helper_path_find("cric-pull", "pullworker", out, cap, err) < 0) {
+        err->kind = CRIC_ERR_INTERNAL;
+        return cric_err_prefix(err, "the image transfer helper: ");
     }
-    return cric_err_set(err, CRIC_ERR_INTERNAL,
-                        "cric-pull (the image transfer helper) not found next to %s", exe);
+    return 0;
 }
 
 /* What the current image of the job is (between "image" and "recorded"). */

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/helper_path.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -31,27 +32,14 @@ struct tls_proxy {
 
 static int helper_path(char *out, size_t cap, cric_err *err)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return cric_err_errno(err, errno, "streaming TLS: resolve /proc/self/exe");
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "streaming TLS: odd executable path %s", exe);
-    *slash = '\0';
-    static const char *const rel[] = {"cric-tls", "../stream/cric-tls"};
-    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-        int w = snprintf(out, cap, "%s/%s", exe, rel[i]);
-        if (w > 0 && (size_t)w < cap && access(out, X_OK) == 0)
-            return 0;
+    if (helper_path_find("cric-tls", "stream", out, cap, err) < 0) {
+        err->kind = CRIC_ERR_INTERNAL;
+        return cric_err_prefix(err, "streaming TLS: ");
     }
-    return cric_err_set(err, CRIC_ERR_INTERNAL,
-                        "streaming TLS: the helper cric-tls is not next to %s", exe);
+    return 0;
 }
 
-static int listen_on(const struct sockaddr *addr, const stream_server *s, int *port,
-                     cric_err *err)
+static int listen_on(const struct sockaddr *addr, const stream_server *s, int *port, cric_err *err)
 {
     bool v6 = addr->sa_family == AF_INET6;
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -68,8 +56,8 @@ static int listen_on(const struct sockaddr *addr, const stream_server *s, int *p
     struct sockaddr_storage b;
     socklen_t bl = sizeof(b);
     getsockname(fd, (struct sockaddr *)&b, &bl);
-    *port = ntohs(v6 ? ((struct sockaddr_in6 *)&b)->sin6_port
-                     : ((struct sockaddr_in *)&b)->sin_port);
+    *port =
+        ntohs(v6 ? ((struct sockaddr_in6 *)&b)->sin6_port : ((struct sockaddr_in *)&b)->sin_port);
     return fd;
 }
 
@@ -84,7 +72,9 @@ static void on_ctl(uv_poll_t *h, int status, int events)
             char buf[CMSG_SPACE(sizeof(int))];
             struct cmsghdr align;
         } u;
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+        struct msghdr m = {.msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = u.buf,
                            .msg_controllen = sizeof(u.buf)};
         ssize_t n = recvmsg(t->ctl, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
@@ -97,8 +87,9 @@ static void on_ctl(uv_poll_t *h, int status, int events)
             c->cmsg_len == CMSG_LEN(sizeof(int)))
             memcpy(&fd, CMSG_DATA(c), sizeof(int));
         if (n <= 0) {
-            log_error("stream", "the TLS helper cric-tls (pid %d) went away: https streaming "
-                                "is unavailable until the daemon restarts",
+            log_error("stream",
+                      "the TLS helper cric-tls (pid %d) went away: https streaming "
+                      "is unavailable until the daemon restarts",
                       (int)t->pid);
             uv_poll_stop(&t->poll);
             return;
@@ -140,8 +131,12 @@ tls_proxy *tls_proxy_start(stream_server *s, const struct sockaddr *addr, const 
     log_level lvl;
     log_format fmt;
     log_current(&lvl, &fmt);
-    char *argv[] = {"cric-tls", (char *)cert, (char *)key, (char *)log_level_name(lvl),
-                    fmt == LOG_FMT_JSON ? "json" : "text", NULL};
+    char *argv[] = {"cric-tls",
+                    (char *)cert,
+                    (char *)key,
+                    (char *)log_level_name(lvl),
+                    fmt == LOG_FMT_JSON ? "json" : "text",
+                    NULL};
     pid_t pid = -1;
     int se = posix_spawn(&pid, path, &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
