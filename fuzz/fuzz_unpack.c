@@ -2,7 +2,8 @@
  * registry serves it (plain tar, gzip or zstd). It is unpacked into an empty
  * directory "root" next to a directory "outside" holding one file; after each
  * input nothing may have appeared, changed or been linked outside the root,
- * and no device node other than a 0/0 whiteout may exist inside it. Needs
+ * and no device node other than a 0/0 whiteout may exist inside it (the
+ * strictest image_pull.device_nodes policy, "none"). Needs
  * root (chown, mknod), like the daemon. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -102,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unpack_stats st = {0};
     cric_err err = {0};
     /* A cap like the daemon's image_pull.max_layer_bytes, smaller. */
-    unpack_limits lim = {.max_bytes = 64u << 20, .max_bytes_name = "fuzz cap"};
+    unpack_limits lim = {
+        .max_bytes = 64u << 20, .max_bytes_name = "fuzz cap", .devices = UNPACK_DEVICES_NONE};
     if (layer_unpack_fd(in, root, "fuzz", &lim, &st, &err) < 0)
         FUZZ_CHECK(err.msg[0]);
     else

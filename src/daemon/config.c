@@ -76,6 +76,7 @@ void config_defaults(cric_config *cfg)
     cfg->image_max_layer_bytes = 16ull << 30;
     cfg->image_max_image_bytes = 64ull << 30;
     cfg->image_helper = xstrdup("");
+    cfg->image_device_nodes = xstrdup("oci-defaults");
     cfg->stream_address = xstrdup("127.0.0.1");
     cfg->stream_port = 0;
     cfg->stream_token_ttl_s = 60;
@@ -97,6 +98,7 @@ void config_free(cric_config *cfg)
         handler_clear(&cfg->handlers[i]);
     free(cfg->pause_image);
     free(cfg->image_helper);
+    free(cfg->image_device_nodes);
     for (size_t i = 0; i < cfg->n_registries; i++)
         registry_clear(&cfg->registries[i]);
     free(cfg->stream_address);
@@ -232,7 +234,7 @@ static int merge_cni(cric_config *cfg, json_t *obj, cric_err *err)
                 cfg->cni_bin_dirs[cfg->n_cni_bin_dirs++] = p;
             }
         } else if (strcmp(k, "timeout_seconds") == 0) {
-            uint64_t u;
+            uint64_t u = 0;
             if (get_uint(v, "cni.timeout_seconds", 1, 3600, &u, err) < 0)
                 return -1;
             cfg->cni_timeout_s = (unsigned)u;
@@ -429,6 +431,16 @@ static int merge_image_pull(cric_config *cfg, json_t *obj, cric_err *err)
             if (get_uint(v, "image_pull.max_image_bytes", 4096, 1ull << 50, &u, err) < 0)
                 return -1;
             cfg->image_max_image_bytes = u;
+        } else if (strcmp(k, "device_nodes") == 0) {
+            if (get_string(v, "image_pull.device_nodes", false, &cfg->image_device_nodes, err) < 0)
+                return -1;
+            if (strcmp(cfg->image_device_nodes, "oci-defaults") != 0 &&
+                strcmp(cfg->image_device_nodes, "all") != 0 &&
+                strcmp(cfg->image_device_nodes, "none") != 0)
+                return cric_err_set(err, CRIC_ERR_INVALID,
+                                    "image_pull.device_nodes: \"%.40s\" is not one of "
+                                    "oci-defaults, all, none",
+                                    cfg->image_device_nodes);
         } else if (strcmp(k, "helper") == 0) {
             if (get_string(v, "image_pull.helper", true, &cfg->image_helper, err) < 0)
                 return -1;
@@ -618,12 +630,12 @@ json_t *config_to_json(const cric_config *cfg)
     json_object_set_new(json_object_get(j, "cni"), "timeout_seconds",
                         json_integer((json_int_t)cfg->cni_timeout_s));
     json_object_set_new(j, "image_pull",
-                        json_pack("{s:I, s:I, s:I, s:I, s:s}", "stall_timeout_seconds",
+                        json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "stall_timeout_seconds",
                                   (json_int_t)cfg->image_stall_timeout_s, "parallel_layers",
                                   (json_int_t)cfg->image_parallel_layers, "max_layer_bytes",
                                   (json_int_t)cfg->image_max_layer_bytes, "max_image_bytes",
                                   (json_int_t)cfg->image_max_image_bytes, "helper",
-                                  cfg->image_helper));
+                                  cfg->image_helper, "device_nodes", cfg->image_device_nodes));
     json_object_set_new(j, "exec_fast_path", json_boolean(cfg->exec_fast_path));
     return j;
 }

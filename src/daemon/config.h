@@ -60,6 +60,7 @@ typedef struct cric_config {
     uint64_t image_max_layer_bytes; /* uncompressed size cap of one layer */
     uint64_t image_max_image_bytes; /* uncompressed size cap of all layers of one image */
     char *image_helper;             /* cric-pull; "" = next to the daemon's executable */
+    char *image_device_nodes;       /* "oci-defaults", "all" or "none" (image/unpack.h) */
     cric_registry registries[CRIC_MAX_REGISTRIES];
     size_t n_registries;
 

@@ -132,6 +132,28 @@ static void free_dir_times(unpacker *u)
     u->n_dirs = u->cap_dirs = 0;
 }
 
+/* A device node in a layer is the host's device of that number for whoever
+ * can reach the file: on the host under the layer store, and in a container
+ * whose device cgroup lets it through (privileged ones). */
+static bool device_allowed(const unpacker *u, unsigned type, unsigned long major,
+                           unsigned long minor)
+{
+    if (type == AE_IFCHR && major == 0 && minor == 0)
+        return true; /* overlayfs whiteout */
+    unpack_device_policy policy = u->lim ? u->lim->devices : UNPACK_DEVICES_OCI_DEFAULTS;
+    if (policy == UNPACK_DEVICES_ALL)
+        return true;
+    if (policy == UNPACK_DEVICES_NONE || type != AE_IFCHR)
+        return false;
+    static const struct {
+        unsigned long major, minor;
+    } oci_defaults[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}};
+    for (size_t i = 0; i < sizeof(oci_defaults) / sizeof(oci_defaults[0]); i++)
+        if (oci_defaults[i].major == major && oci_defaults[i].minor == minor)
+            return true;
+    return false;
+}
+
 static int hostile(unpacker *u, cric_err *err, const char *fmt, const char *path, const char *why)
 {
     return cric_err_set(err, CRIC_ERR_INVALID, "layer %s: rejected: %s \"%.300s\"%s%s", u->what,
@@ -421,11 +443,9 @@ static int do_entry(unpacker *u, struct archive *ar, struct archive_entry *e, cr
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
-        /* A device node in an image would hand the container the host's
-         * device of that number; only the 0/0 whiteout form is harmless. */
         if (type != AE_IFIFO &&
-            (type == AE_IFBLK || archive_entry_rdevmajor(e) || archive_entry_rdevminor(e)))
-            return hostile(u, err, "device node", raw, NULL);
+            !device_allowed(u, type, archive_entry_rdevmajor(e), archive_entry_rdevminor(e)))
+            return hostile(u, err, "device node", raw, "not allowed by image_pull.device_nodes");
         dev_t dev =
             type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
         if (mknodat(pfd, name, type | perm, dev) < 0)

@@ -24,17 +24,29 @@ typedef struct unpack_stats {
 
 /* Caps on the uncompressed (tar) stream, against decompression bombs. A
  * stream over a cap fails with CRIC_ERR_RESOURCE naming the cap. */
+/* Which device nodes a layer may create. The 0/0 character device (an
+ * overlayfs whiteout) and FIFOs are always allowed. */
+typedef enum unpack_device_policy {
+    /* Character devices with the numbers of the OCI runtime spec's default
+     * devices (null, zero, full, random, urandom, tty, console, ptmx): images
+     * ship these in /dev and the container gets them anyway. */
+    UNPACK_DEVICES_OCI_DEFAULTS = 0,
+    UNPACK_DEVICES_ALL,  /* any device node, as containerd and CRI-O create */
+    UNPACK_DEVICES_NONE, /* no device node at all */
+} unpack_device_policy;
+
 typedef struct unpack_limits {
     uint64_t max_bytes;           /* this stream; 0 = no cap */
     const char *max_bytes_name;   /* the setting, for the message */
     atomic_uint_least64_t *total; /* shared by the layers of one image; may be NULL */
     uint64_t max_total;           /* cap on *total; 0 = no cap */
     const char *max_total_name;
+    unpack_device_policy devices;
 } unpack_limits;
 
 /* Reads the (compressed or plain) layer from in_fd until EOF and unpacks it
  * into root_fd, an empty directory. what names the layer in errors. lim may
- * be NULL (no caps). */
+ * be NULL (no caps, OCI default device nodes only). */
 int layer_unpack_fd(int in_fd, int root_fd, const char *what, const unpack_limits *lim,
                     unpack_stats *st, cric_err *err);
 

@@ -340,7 +340,8 @@ int worker_import(worker *w, const json_t *job, cric_err *err)
         unpack_stats us;
         /* The archive as a whole counts against the image cap. */
         unpack_limits lim = {.max_bytes = w->max_image_bytes,
-                             .max_bytes_name = "image_pull.max_image_bytes"};
+                             .max_bytes_name = "image_pull.max_image_bytes",
+                             .devices = UNPACK_DEVICES_NONE};
         if (in < 0 || dirfd < 0) {
             cric_err_errno(err, errno, "import: open %.300s", path);
         } else if (layer_unpack_fd(in, dirfd, path, &lim, &us, err) == 0) {

@@ -235,7 +235,8 @@ static int unpack_once(worker *w, const oci_desc *d, const char *diff_id, const 
                          .max_bytes_name = "image_pull.max_layer_bytes",
                          .total = &w->image_bytes,
                          .max_total = w->max_image_bytes,
-                         .max_total_name = "image_pull.max_image_bytes"};
+                         .max_total_name = "image_pull.max_image_bytes",
+                         .devices = w->devices};
     unpack_stats st;
     cric_err uerr = {0};
     int urc = layer_unpack_fd(sv[0], rootfd, d->digest, &lim, &st, &uerr);

@@ -118,6 +118,9 @@ static int setup(worker *w, const json_t *job, cric_err *err)
     snprintf(w->lock_path, sizeof(w->lock_path), "%s/layers.lock", root);
     w->max_layer_bytes = w->cfg.image_max_layer_bytes;
     w->max_image_bytes = w->cfg.image_max_image_bytes;
+    w->devices = strcmp(w->cfg.image_device_nodes, "all") == 0    ? UNPACK_DEVICES_ALL
+                 : strcmp(w->cfg.image_device_nodes, "none") == 0 ? UNPACK_DEVICES_NONE
+                                                                  : UNPACK_DEVICES_OCI_DEFAULTS;
     if (fs_mkdir_p(w->content_dir, 0700, err) < 0 || fs_mkdir_p(w->tmp_dir, 0700, err) < 0 ||
         fs_mkdir_p(w->layers_dir, 0700, err) < 0)
         return cric_err_prefix(err, "cric-pull: ");

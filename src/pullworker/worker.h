@@ -27,6 +27,7 @@
 #include "daemon/config.h"
 #include "image/digest.h"
 #include "image/manifest.h"
+#include "image/unpack.h"
 #include "util/err.h"
 
 #define WORKER_PATH_MAX 4096
@@ -45,6 +46,7 @@ typedef struct worker {
     char lock_path[WORKER_PATH_MAX]; /* <root>/layers.lock: one byte range per chain */
     uint64_t max_layer_bytes;        /* uncompressed, per layer */
     uint64_t max_image_bytes;        /* uncompressed, all layers of one image */
+    unpack_device_policy devices;    /* image_pull.device_nodes */
     atomic_uint_least64_t image_bytes;
     pthread_mutex_t out_mu;
 } worker;

@@ -105,3 +105,49 @@ def test_symlink_escape_stays_inside(registry, daemon, pb, outside):
         fs = os.path.join(daemon.root, "layers", chain, "fs")
         assert os.readlink(os.path.join(fs, "abs")) == outside
         assert os.path.isfile(os.path.join(fs, outside.lstrip("/"), "pwned"))
+
+
+def node_in_layers(d, rel):
+    (found,) = [p for p in (os.path.join(d.root, "layers", c, "fs", rel)
+                            for c in os.listdir(os.path.join(d.root, "layers")))
+                if os.path.lexists(p)]
+    return os.lstat(found)
+
+
+def devices_layer():
+    return hostile(lambda L: (L.raw_entry(ti("dev/", tarfile.DIRTYPE)),
+                              L.raw_entry(dev(ti("dev/null", tarfile.CHRTYPE), 1, 3)),
+                              L.raw_entry(dev(ti("dev/ptmx", tarfile.CHRTYPE), 5, 2)),
+                              L.raw_entry(dev(ti("dev/sda", tarfile.BLKTYPE), 8, 0))))
+
+
+def test_device_nodes_by_policy(registry, make_daemon, pb):
+    """image_pull.device_nodes: by default a layer may carry the OCI default
+    character devices (an image's /dev/null), not a disk; "all" creates any
+    node, as containerd does; "none" refuses even /dev/null."""
+    defaults = registry.push("devnodes-defaults", ["latest"], [busybox_layer_cached(), hostile(
+        lambda L: (L.raw_entry(ti("dev/", tarfile.DIRTYPE)),
+                   L.raw_entry(dev(ti("dev/null", tarfile.CHRTYPE), 1, 3)),
+                   L.raw_entry(dev(ti("dev/tty", tarfile.CHRTYPE), 5, 0)),
+                   L.raw_entry(dev(ti("dev/urandom", tarfile.CHRTYPE), 1, 9))))])
+    with_disk = registry.push("devnodes-disk", ["latest"], [busybox_layer_cached(), devices_layer()])
+
+    d = make_daemon()
+    d.image().PullImage(pb.PullImageRequest(
+        image=pb.ImageSpec(image=registry.ref(defaults.repo + ":latest"))), timeout=120)
+    st = node_in_layers(d, "dev/tty")
+    assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == (5, 0)
+    err = pull_fails(d, pb, registry.ref(with_disk.repo + ":latest"))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "dev/sda" in err.details() and "image_pull.device_nodes" in err.details()
+
+    d_all = make_daemon(config={"image_pull": {"device_nodes": "all"}})
+    d_all.image().PullImage(pb.PullImageRequest(
+        image=pb.ImageSpec(image=registry.ref(with_disk.repo + ":latest"))), timeout=120)
+    st = node_in_layers(d_all, "dev/sda")
+    assert os.path.stat.S_ISBLK(st.st_mode) and os.major(st.st_rdev) == 8
+
+    d_none = make_daemon(config={"image_pull": {"device_nodes": "none"}})
+    err = pull_fails(d_none, pb, registry.ref(defaults.repo + ":latest"))
+    assert "dev/null" in err.details() and "rejected" in err.details()
+    assert_nothing_left(d_none, pb)

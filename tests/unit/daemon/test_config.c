@@ -105,6 +105,8 @@ static void rejects_bad_input(void **state)
         {"{\"cni\":{\"timeout_seconds\":0}}", "cni.timeout_seconds"},
         {"{not json", "line 1"},
         {"{\"exec_fast_path\":1}", "exec_fast_path: expected true or false"},
+        {"{\"image_pull\":{\"device_nodes\":\"some\"}}", "not one of oci-defaults, all, none"},
+        {"{\"image_pull\":{\"device_nodes\":\"\"}}", "image_pull.device_nodes"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cric_config cfg;

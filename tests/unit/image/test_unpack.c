@@ -121,17 +121,23 @@ static int make_tar(const ent *ents, size_t n, const char *filter, char diff[DIG
     return fd;
 }
 
-static int unpack(const ent *ents, size_t n, const char *filter, unpack_stats *st, cric_err *err,
-                  char diff[DIGEST_STR_LEN + 1])
+static int unpack_lim(const ent *ents, size_t n, const char *filter, const unpack_limits *lim,
+                      unpack_stats *st, cric_err *err, char diff[DIGEST_STR_LEN + 1])
 {
     int fd = make_tar(ents, n, filter, diff);
     char p[300];
     snprintf(p, sizeof(p), "%s/root", base);
     int root = open(p, O_RDONLY | O_DIRECTORY);
-    int rc = layer_unpack_fd(fd, root, "test", NULL, st, err);
+    int rc = layer_unpack_fd(fd, root, "test", lim, st, err);
     close(root);
     close(fd);
     return rc;
+}
+
+static int unpack(const ent *ents, size_t n, const char *filter, unpack_stats *st, cric_err *err,
+                  char diff[DIGEST_STR_LEN + 1])
+{
+    return unpack_lim(ents, n, filter, NULL, st, err, diff);
 }
 
 static struct stat lst(const char *rel)
@@ -248,7 +254,7 @@ static void hostile_layers(void **state)
     expect_rejected(hard_out, 1, "hard link");
     const ent hard_dotdot[] = {{"h", AE_IFREG, 0, 0, 0, "../outside/x", 0, 0, 0}};
     expect_rejected(hard_dotdot, 1, "'..'");
-    /* Device nodes (other than the 0/0 whiteout form) are refused. */
+    /* By default only the OCI default character devices are created. */
     const ent chr[] = {{"dev/mem", AE_IFCHR, 0666, 0, 0, 0, 1, 1, 0}};
     expect_rejected(chr, 1, "device node");
     assert_false(exists("root/dev/mem"));
@@ -291,6 +297,56 @@ static void hostile_layers(void **state)
     char p[300], v[4];
     snprintf(p, sizeof(p), "%s/root/d", base);
     assert_true(lgetxattr(p, "trusted.overlay.opaque", v, sizeof(v)) < 0);
+}
+
+static dev_t rdev_of(const char *rel)
+{
+    struct stat s = lst(rel);
+    return s.st_rdev;
+}
+
+static void device_policies(void **state)
+{
+    (void)state;
+    const ent defaults[] = {
+        {"dev", AE_IFDIR, 0755, 0, 0, 0, 0, 0, 0},
+        {"dev/null", AE_IFCHR, 0666, 0, 0, 0, 1, 3, 0},
+        {"dev/zero", AE_IFCHR, 0666, 0, 0, 0, 1, 5, 0},
+        {"dev/full", AE_IFCHR, 0666, 0, 0, 0, 1, 7, 0},
+        {"dev/random", AE_IFCHR, 0666, 0, 0, 0, 1, 8, 0},
+        {"dev/urandom", AE_IFCHR, 0666, 0, 0, 0, 1, 9, 0},
+        {"dev/tty", AE_IFCHR, 0666, 0, 0, 0, 5, 0, 0},
+        {"dev/console", AE_IFCHR, 0600, 0, 0, 0, 5, 1, 0},
+        {"dev/ptmx", AE_IFCHR, 0666, 0, 0, 0, 5, 2, 0},
+    };
+    unpack_stats st;
+    cric_err err = {0};
+    char diff[DIGEST_STR_LEN + 1];
+    if (unpack(defaults, 9, "gzip", &st, &err, diff) < 0)
+        fail_msg("%s", err.msg);
+    assert_true(S_ISCHR(lst("root/dev/null").st_mode));
+    assert_true(rdev_of("root/dev/null") == makedev(1, 3));
+    assert_true(rdev_of("root/dev/ptmx") == makedev(5, 2));
+    assert_int_equal(lst("root/dev/console").st_mode & 07777, 0600);
+
+    /* "none": even /dev/null is refused, the whiteout form still works. */
+    unpack_limits none = {.devices = UNPACK_DEVICES_NONE};
+    const ent null_only[] = {{"n2", AE_IFCHR, 0666, 0, 0, 0, 1, 3, 0}};
+    assert_int_equal(unpack_lim(null_only, 1, "gzip", &none, &st, &err, diff), -1);
+    assert_non_null(strstr(err.msg, "image_pull.device_nodes"));
+    assert_false(exists("root/n2"));
+    const ent wh[] = {{"w2", AE_IFCHR, 0, 0, 0, 0, 0, 0, 0}};
+    assert_int_equal(unpack_lim(wh, 1, "gzip", &none, &st, &err, diff), 0);
+
+    /* "all": what containerd does, block devices included. */
+    unpack_limits all = {.devices = UNPACK_DEVICES_ALL};
+    const ent any[] = {{"sda", AE_IFBLK, 0660, 0, 0, 0, 8, 0, 0},
+                       {"mem", AE_IFCHR, 0640, 0, 0, 0, 1, 1, 0}};
+    if (unpack_lim(any, 2, "gzip", &all, &st, &err, diff) < 0)
+        fail_msg("%s", err.msg);
+    assert_true(S_ISBLK(lst("root/sda").st_mode));
+    assert_true(rdev_of("root/sda") == makedev(8, 0));
+    assert_true(rdev_of("root/mem") == makedev(1, 1));
 }
 
 static void garbage_is_rejected(void **state)
@@ -387,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(all_types_and_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(whiteouts, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_layers, setup, teardown),
+        cmocka_unit_test_setup_teardown(device_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(garbage_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(size_caps, setup, teardown),
         cmocka_unit_test(clean_paths),
