@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "ctr/ctr_int.h"
@@ -164,6 +165,29 @@ int ctr_stop_rec(ctr_service *s, ctr_rec *r, int64_t timeout_s, cric_err *err)
     return rc;
 }
 
+/* The runtime's delete --force. A container it does not know is gone
+ * already; any other failure (a cgroup still busy with processes that are
+ * being killed) is retried for about a second and then reported: the
+ * container stays listed, so that a later RemoveContainer finishes the job
+ * instead of leaving the runtime's state and cgroup behind. */
+static int runtime_delete(ctr_rec *r, cric_err *err)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        const char *args[] = {"delete", "--force", r->id};
+        cric_err e = {0};
+        if (ctr_runtime_run(r, args, 3, &e) == 0 || strstr(e.msg, "not exist") ||
+            strstr(e.msg, "not found") || strstr(e.msg, "No such"))
+            return 0;
+        if (attempt == 4) {
+            *err = e;
+            return -1;
+        }
+        log_debug("ctr", "%s (retrying)", e.msg);
+        struct timespec ts = {0, (long)(60u << attempt) * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
 {
     cric_err e = {0};
@@ -192,13 +216,19 @@ int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
          * would otherwise go on to serve a container nobody lists. */
         if (r->state == CTR_CREATING)
             shim_kill_group(r->bundle);
-        const char *args[] = {"delete", "--force", r->id};
-        if (ctr_runtime_run(r, args, 3, &e) < 0 && !strstr(e.msg, "not exist") &&
-            !strstr(e.msg, "not found") && !strstr(e.msg, "No such"))
-            log_debug("ctr", "%s", e.msg);
+        if (runtime_delete(r, &e) < 0) {
+            if (err)
+                *err = e;
+            return cric_err_prefix(err, "container %s: remove: ", r->id);
+        }
         struct shim_exit ex;
         if (shim_check(r->bundle, NULL) == SHIM_ALIVE)
             shim_wait_exit(r->bundle, 5000, &ex, &e);
+        /* Removed means no process of the container's is left, its monitor
+         * included. One that hangs in its last flush is not waited for. */
+        if (!shim_wait_gone(r->bundle, 5000))
+            log_warn("ctr", "container %s: its monitor did not exit after the container; killed",
+                     r->id);
     }
     if (r->rootfs && ctr_rootfs_unmount(r, &e) < 0) {
         rc = -1;

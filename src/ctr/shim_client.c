@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -288,6 +289,51 @@ static bool pid_matches(pid_t pid, unsigned long long starttime)
             return false;
     }
     return strtoull(p + 1, NULL, 10) == starttime;
+}
+
+/* Polls until the process is gone; the pidfd (when there is one) makes it
+ * a wait instead of a sleep loop. */
+static bool wait_pid_gone(int pidfd, pid_t pid, unsigned long long st, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        if (!pid_matches(pid, st))
+            return true;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {pidfd, POLLIN, 0};
+        int r = pidfd >= 0 ? poll(&p, 1, left < 5 ? (int)left : 5) : 0;
+        if (r > 0)
+            return true;
+        if (pidfd < 0) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+bool shim_wait_gone(const char *state_dir, int timeout_ms)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", state_dir, SHIM_PID_NAME);
+    _cleanup_free_ char *doc = NULL;
+    long pid = 0;
+    unsigned long long st = 0;
+    if (fs_read_file(path, 128, &doc, NULL, NULL) < 0 || sscanf(doc, "%ld %llu", &pid, &st) != 2 ||
+        pid <= 0 || pid > INT_MAX)
+        return true;
+    /* Taken before the start time is compared: the pidfd cannot name a
+     * process that reused the number afterwards. */
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (wait_pid_gone(pidfd, (pid_t)pid, st, timeout_ms))
+        return true;
+    if (pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    else if (pid_matches((pid_t)pid, st))
+        kill((pid_t)pid, SIGKILL);
+    wait_pid_gone(pidfd, (pid_t)pid, st, 1000);
+    return false;
 }
 
 enum shim_liveness shim_check(const char *state_dir, pid_t *shim_pid)

@@ -72,6 +72,10 @@ enum shim_liveness {
  * shim.pid must exist with the recorded start time (a recycled pid does not
  * match). *shim_pid (optional) gets the pid when known. */
 enum shim_liveness shim_check(const char *state_dir, pid_t *shim_pid);
+/* Waits until the shim process itself is gone (it writes the exit file
+ * before its last flush). One still there after timeout_ms is killed, and
+ * the answer is false. */
+bool shim_wait_gone(const char *state_dir, int timeout_ms);
 
 /* SIGKILL to a live shim's process group: the shim, the runtime it runs and
  * a container it is creating (a create that is being undone). */

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,7 +253,7 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, 
             if (mkdir(path, 0755) == 0) {
                 created[nc] = strdup(path);
                 if (!created[nc]) {
-                    cgroup_remove(created, nc, NULL);
+                    cgroup_remove(created, nc, NULL, NULL, NULL);
                     cleanup_strvp(&created);
                     return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
                 }
@@ -259,7 +262,7 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, 
                     cpuset_inherit(path);
             } else if (errno != EEXIST) {
                 int e = errno;
-                cgroup_remove(created, nc, NULL);
+                cgroup_remove(created, nc, NULL, NULL, NULL);
                 cleanup_strvp(&created);
                 return cric_err_errno(err, e, "cgroup %s: mkdir", path);
             }
@@ -273,7 +276,19 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, 
     return 0;
 }
 
-int cgroup_remove(char *const *created, size_t n, cric_err *err)
+static bool has_child_cgroup(const char *dir)
+{
+    _cleanup_closedir_ DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            return true;
+    return false;
+}
+
+int cgroup_remove(char *const *created, size_t n, const char **shared, size_t *n_shared,
+                  cric_err *err)
 {
     int rc = 0;
     for (size_t i = n; i-- > 0;) {
@@ -281,6 +296,11 @@ int cgroup_remove(char *const *created, size_t n, cric_err *err)
         while (rmdir(created[i]) < 0) {
             if (errno == ENOENT)
                 break;
+            if (errno == EBUSY && has_child_cgroup(created[i])) {
+                if (shared && n_shared)
+                    shared[(*n_shared)++] = created[i];
+                break;
+            }
             /* Processes that were just killed can linger for a moment. */
             if (errno == EBUSY && ++tries < 50) {
                 struct timespec ts = {0, 10 * 1000 * 1000};
@@ -293,6 +313,88 @@ int cgroup_remove(char *const *created, size_t n, cric_err *err)
         }
     }
     return rc;
+}
+
+static bool line_listed(const char *text, const char *line, size_t len)
+{
+    for (const char *k = text; (k = strstr(k, line)); k += len)
+        if ((k == text || k[-1] == '\n') && k[len] == '\n')
+            return true;
+    return false;
+}
+
+/* Opens and locks the list file; a sweeper that emptied it unlinks it, so
+ * the lock only counts on the inode still at the path. */
+static int open_locked(const char *path, cric_err *err)
+{
+    for (;;) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return cric_err_errno(err, errno, "%s: open", path);
+        struct stat held, now;
+        if (flock(fd, LOCK_EX) < 0 || fstat(fd, &held) < 0) {
+            int e = errno;
+            close(fd);
+            return cric_err_errno(err, e, "%s: lock", path);
+        }
+        if (stat(path, &now) == 0 && now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+            return fd;
+        close(fd);
+    }
+}
+
+int cgroup_sweep_shared(const char *list_path, const char *const *add, size_t n_add, cric_err *err)
+{
+    _cleanup_close_ int fd = open_locked(list_path, err);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size > (1 << 20))
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "%s: unreadable or over 1 MiB", list_path);
+    _cleanup_free_ char *text = calloc(1, (size_t)st.st_size + 1);
+    if (!text)
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = pread(fd, text + got, (size_t)st.st_size - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    text[got] = '\0';
+    /* Still in use: rewritten to the file. */
+    _cleanup_free_ char *keep = calloc(1, got + 2 + n_add * (CG_PATH_MAX + 1));
+    if (!keep)
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+    size_t klen = 0;
+    char *save = NULL;
+    char *listed = strtok_r(text, "\n", &save);
+    for (size_t i = 0; i < n_add || listed;) {
+        const char *dir = i < n_add ? add[i++] : listed;
+        if (dir == listed)
+            listed = strtok_r(NULL, "\n", &save);
+        size_t len = strlen(dir);
+        /* Only what cric itself wrote here: cgroup directories, nothing odd. */
+        if (strncmp(dir, "/sys/fs/cgroup/", 15) != 0 || strstr(dir, "/../") || len >= CG_PATH_MAX)
+            continue;
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            continue;
+        if (line_listed(keep, dir, len))
+            continue;
+        memcpy(keep + klen, dir, len);
+        klen += len;
+        keep[klen++] = '\n';
+        keep[klen] = '\0';
+    }
+    if (klen == 0) {
+        unlink(list_path);
+        return 0;
+    }
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, keep, klen, 0) != (ssize_t)klen)
+        return cric_err_errno(err, errno, "%s: write", list_path);
+    return 0;
 }
 
 unsigned long long cgroup_shares_to_weight(unsigned long long shares)

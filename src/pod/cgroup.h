@@ -40,8 +40,18 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created, size
 int cgroup_apply(const cgroup_mounts *m, const char *rel, const pod_resources *overhead,
                  const pod_resources *res, cric_err *err);
 int cgroup_add_pid(const cgroup_mounts *m, const char *rel, pid_t pid, cric_err *err);
-/* rmdir of the created directories, newest first; missing ones are fine. */
-int cgroup_remove(char *const *created, size_t n, cric_err *err);
+/* rmdir of the created directories, newest first; missing ones are fine. A
+ * directory that still holds another cgroup (a second pod under a parent the
+ * first one created) is not an error: it is left and, when shared is not
+ * NULL, added to shared[*n_shared] (room for n entries), for a later
+ * cgroup_sweep_shared. */
+int cgroup_remove(char *const *created, size_t n, const char **shared, size_t *n_shared,
+                  cric_err *err);
+/* The directories listed in the file list_path (one per line, all under
+ * /sys/fs/cgroup) plus add[0..n_add) are removed where nothing uses them any
+ * more; the rest is written back (the file is removed when none is left).
+ * Serialized by a lock on the file. */
+int cgroup_sweep_shared(const char *list_path, const char *const *add, size_t n_add, cric_err *err);
 
 /* cgroup v2 cpu.weight for v1 cpu.shares (as runc converts). */
 unsigned long long cgroup_shares_to_weight(unsigned long long shares);

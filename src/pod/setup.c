@@ -242,7 +242,7 @@ static int cgroup_up(pod_service *s, const pod_info *p, const pod_config *c, cri
         rc = write_text(p, "cgroups", text, err);
     }
     if (rc < 0)
-        cgroup_remove(created, n, NULL);
+        cgroup_remove(created, n, NULL, NULL, NULL);
     cleanup_strvp(&created);
     if (rc < 0)
         return -1;

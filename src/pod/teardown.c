@@ -103,7 +103,9 @@ static int ns_down(const pod_info *p, cric_err *err)
     return rc < 0 ? cric_err_prefix(err, "sandbox %.12s: ", p->id) : 0;
 }
 
-static int cgroup_down(const pod_info *p, cric_err *err)
+/* A parent cgroup one pod created and another still sits under is handed
+ * to this list and removed by whichever pod removal finds it unused. */
+static int cgroup_down(const pod_service *s, const pod_info *p, cric_err *err)
 {
     char path[4096];
     pods_path(p, "cgroups", path, sizeof(path));
@@ -116,7 +118,13 @@ static int cgroup_down(const pod_info *p, cric_err *err)
     for (char *s = NULL, *l = strtok_r(text, "\n", &s); l && n < 256; l = strtok_r(NULL, "\n", &s))
         if (strncmp(l, "/sys/fs/cgroup/", 15) == 0 && !strstr(l, "/../"))
             dirs[n++] = l;
-    if (cgroup_remove(dirs, n, err) < 0)
+    const char *shared[256];
+    size_t n_shared = 0;
+    if (cgroup_remove(dirs, n, shared, &n_shared, err) < 0)
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
+    char list[4096];
+    snprintf(list, sizeof(list), "%s/cgroups-shared", s->cfg->state);
+    if (cgroup_sweep_shared(list, shared, n_shared, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s: ", p->id);
     unlink(path);
     return 0;
@@ -141,7 +149,7 @@ int pods_release_all(pod_service *s, const pod_info *p, cric_err *err)
 {
     if (pods_release_runtime(s, p, err) < 0)
         return -1;
-    if (cgroup_down(p, err) < 0)
+    if (cgroup_down(s, p, err) < 0)
         return -1;
     cric_err one = {0};
     if (fs_rm_rf(p->sandbox_dir, &one) < 0) {

@@ -328,6 +328,26 @@ def test_cgroup_parent_resources_and_removal(netd, pb):
         assert not os.path.exists(os.path.join("/sys/fs/cgroup", h, top)), h
 
 
+def test_cgroup_parent_shared_by_two_pods(netd, pb):
+    """Two pods under one cgroup parent that the first one created: removing
+    the first leaves the parent to the second (no EBUSY error); the parent
+    goes with the last pod."""
+    d = netd
+    parent = "/cric-t-%s" % uuid.uuid4().hex[:6]
+    first = run(d, pb, pod_config(pb, host_net=True, pid=pb.POD, cgroup_parent=parent + "/a"))
+    second = run(d, pb, pod_config(pb, host_net=True, pid=pb.POD, cgroup_parent=parent + "/b"))
+    mem = "/sys/fs/cgroup/memory" + parent
+    stop_remove(d, pb, first)
+    assert not os.path.exists(mem + "/a") and os.path.isdir(mem + "/b")
+    pid = info(d, pb, second)["pid"]
+    assert str(pid) in open(mem + "/b/cgroup.procs").read().split()
+    assert os.path.exists(os.path.join(d.state, "cgroups-shared"))
+    stop_remove(d, pb, second)
+    for h in os.listdir("/sys/fs/cgroup"):
+        assert not os.path.exists(os.path.join("/sys/fs/cgroup", h, parent[1:])), h
+    assert not os.path.exists(os.path.join(d.state, "cgroups-shared"))
+
+
 def test_validation_errors(netd, pb):
     d = netd
     rt = d.runtime()

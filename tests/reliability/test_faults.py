@@ -276,6 +276,48 @@ def test_oci_runtime_failing(registry, make_daemon, pb, cg_prefix, tmp_path):
     figures("fault_oci_runtime", create=msgs["nocreate"][:160], start=msgs["nostart"][:160])
 
 
+def test_oci_runtime_delete_failing(registry, make_daemon, pb, cg_prefix, tmp_path):
+    """A runtime whose delete fails (as crun's does while the container's
+    cgroup is still busy): RemoveContainer reports it and keeps the container
+    listed; once delete works again the next RemoveContainer finishes."""
+    flag = tmp_path / "fail-delete"
+    wrapper = tmp_path / "crun-flaky-delete"
+    wrapper.write_text("#!/bin/sh\nfor a in \"$@\"; do\n"
+                       "  if [ \"$a\" = delete ] && [ -e %s ]; then\n"
+                       "    echo 'injected delete failure' >&2; exit 1; fi\n"
+                       "done\nexec /usr/bin/crun \"$@\"\n" % flag)
+    wrapper.chmod(0o755)
+    d = make_daemon(config={"runtimes": {"default": "crun", "handlers": {
+        "crun": {"path": "/usr/bin/crun"}, "flaky": {"path": str(wrapper)}}}})
+    c = Client(d, pb)
+    image = registry.ref("busybox:latest")
+    c.pull(image)
+    logdir = os.path.join(d.base, "logs")
+    baseline = snap(d, cg=cg_prefix)
+    pcfg = pod_config(pb, "flaky", logdir, cgroup_parent="/%s-0" % cg_prefix, net=False)
+    sid = c.run_pod(pcfg, "flaky")
+    cid = c.create(sid, ctr_config(pb, "c", image, ["sleep", "1000"]), pcfg)
+    c.start(cid)
+    c.stop(cid, 2)
+    flag.write_text("")
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        c.remove(cid)
+    took = time.monotonic() - t0
+    assert "injected delete failure" in e.value.details(), e.value.details()
+    assert cid[:12] in e.value.details() or cid in e.value.details(), e.value.details()
+    assert [x.id for x in c.containers()] == [cid]
+    assert c.status(cid).state == pb.CONTAINER_EXITED
+    flag.unlink()
+    c.remove(cid)
+    assert c.containers() == []
+    c.stop_pod(sid)
+    c.remove_pod(sid)
+    assert_no_leaks(d, baseline, cg=cg_prefix)
+    figures("fault_runtime_delete", seconds_until_error=round(took, 2),
+            message=e.value.details()[:200])
+
+
 class DroppingProxy:
     """Forwards to the registry, but sends half of one blob and then closes the
     connection (every time while enabled)."""
