@@ -292,11 +292,26 @@ static int run_daemon(cric_daemon *d)
     return 0;
 }
 
+/* A request allocates and frees a few hundred KB (a 500-container list is
+ * 200 KB of protobuf). With glibc's defaults each of the 64 workers may get an
+ * arena of its own whose pages go back to the kernel after every request and
+ * fault in again on the next: page faults were 60% of a ListContainers. One
+ * arena per core, and a heap kept up to 4 MiB each, bound what stays mapped
+ * after a burst instead. */
+static void malloc_tune(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    mallopt(M_ARENA_MAX, cores > 1 ? (int)cores : 1);
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
 int main(int argc, char **argv)
 {
     /* Start from default dispositions whatever the parent left ignored: they
      * would be inherited by every shim, runtime, plugin and container. */
     signals_reset_all();
+    malloc_tune();
     const char *command = NULL;
     if (argc > 1 && argv[1][0] != '-') {
         command = argv[1];
