@@ -225,6 +225,8 @@ static int launch(ctr_service *s, ctr_rec *r, const ctr_spec_extra *x, pid_t *pi
         .stdin_open = r->config->stdin,
         .stdin_once = r->config->stdin_once,
     };
+    o.runtime_fd = sealed_exes_fd(s->exes, r->runtime);
+    o.has_runtime_fd = o.runtime_fd >= 0;
     return shim_launch(&o, pid, err);
 }
 
@@ -295,7 +297,7 @@ int ctr_create(ctr_service *s, const char *pod_id, const Runtime__V1__ContainerC
                             "container %s: runtime handler \"%s\" of pod sandbox %s is not "
                             "configured",
                             cfg->metadata->name, p->runtime_handler, p->id);
-    ctr_rec *r = ctr_rec_new();
+    ctr_rec *r = ctr_rec_new(s);
     if (!r)
         return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
     if (id_random_hex(r->id) < 0) {

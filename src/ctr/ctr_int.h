@@ -16,6 +16,7 @@
 #include "ctr/shim_client.h"
 #include "ctr/spec.h"
 #include "pod/cgroup.h"
+#include "util/sealed_exe.h"
 
 typedef struct ctr_rec {
     /* immutable once published */
@@ -27,6 +28,7 @@ typedef struct ctr_rec {
     size_t config_len;
     char *image, *image_id, *image_ref;
     char *handler, *runtime, *runtime_root;
+    sealed_exes *exes; /* the service's; runtime calls start from a sealed copy */
     char *log_path;
     char *bundle; /* <state>/containers/<id>: also the shim's state dir */
     char *rootfs; /* <bundle>/rootfs */
@@ -79,6 +81,7 @@ struct ctr_service {
     ctr_host_facts host;
     cgroup_mounts cg;
     char *memory_mount; /* v1 memory hierarchy or the v2 mount; NULL = none */
+    sealed_exes *exes;  /* sealed copies of the runtime binaries (util/sealed_exe.h) */
 
     pthread_mutex_t mu; /* the table and records' mutable fields */
     ctr_rec **items;
@@ -101,7 +104,7 @@ struct ctr_service {
 int64_t ctr_now_ns(void);
 
 /* service.c */
-ctr_rec *ctr_rec_new(void);
+ctr_rec *ctr_rec_new(ctr_service *s);
 void ctr_rec_unref(ctr_service *s, ctr_rec *r);               /* takes s->mu */
 void ctr_rec_unref_locked(ctr_rec *r);                        /* s->mu held */
 int ctr_table_add(ctr_service *s, ctr_rec *r, cric_err *err); /* s->mu held */
@@ -129,7 +132,10 @@ int ctr_rootfs_unmount(const ctr_rec *r, cric_err *err);
 
 /* runtime_cmd.c: fork+exec with stdio (fd0 < 0: /dev/null), default signal
  * dispositions and an empty mask (the daemon's other fds are close-on-exec). */
-int ctr_spawn(const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid, cric_err *err);
+/* Runs argv (argv[0] looked up in PATH), or the executable exe with argv
+ * when exe is not NULL. */
+int ctr_spawn(const char *exe, const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid,
+              cric_err *err);
 /* runtime_cmd.c: runs `<runtime> [--root R] args...`, stderr in the error. */
 int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cric_err *err);
 

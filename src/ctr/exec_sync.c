@@ -236,7 +236,7 @@ static int runtime_spawn(ctr_service *s, ctr_rec *r, char *const *argv, size_t a
     args[n++] = pid_path;
     args[n++] = r->id;
     args[n] = NULL;
-    if (ctr_spawn(args, -1, fd1, fd2, pid, err) < 0) {
+    if (ctr_spawn(NULL, args, -1, fd1, fd2, pid, err) < 0) {
         *pid = -1;
         return cric_err_prefix(err, "container %s: exec", r->id);
     }

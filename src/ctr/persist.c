@@ -113,7 +113,7 @@ static int load_row(void *arg, const container_row *row, cric_err *err)
     }
     json_error_t jerr;
     json_t *o = json_loads(row->data, 0, &jerr);
-    ctr_rec *r = ctr_rec_new();
+    ctr_rec *r = ctr_rec_new(s);
     if (!o || !r) {
         log_warn("ctr", "container %s: unreadable database row; dropped", row->id);
         json_decref(o);

@@ -12,7 +12,8 @@
 #include "ctr/ctr_int.h"
 #include "util/cleanup.h"
 
-int ctr_spawn(const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid, cric_err *err)
+int ctr_spawn(const char *exe, const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid,
+              cric_err *err)
 {
     /* fork, not posix_spawn: glibc's posix_spawn leaves its internal signals
      * (32, 33) ignored in the child, and an ignored signal stays ignored
@@ -26,7 +27,10 @@ int ctr_spawn(const char *const *argv, int fd0, int fd1, int fd2, pid_t *pid, cr
         if (null < 0 || dup2(null, 0) < 0 || dup2(fd1, 1) < 0 || dup2(fd2, 2) < 0)
             _exit(127);
         signals_reset_all(); /* the daemon ignores SIGPIPE */
-        execvp(argv[0], (char *const *)argv);
+        if (exe)
+            execv(exe, (char *const *)argv);
+        else
+            execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     return 0;
@@ -49,8 +53,12 @@ int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cri
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return cric_err_errno(err, errno, "container %s: pipe", r->id);
+    char exe[64];
+    int exe_fd = sealed_exes_fd(r->exes, r->runtime);
+    if (exe_fd >= 0)
+        sealed_exe_path(exe_fd, exe, sizeof(exe));
     pid_t pid;
-    if (ctr_spawn(argv, -1, p[1], p[1], &pid, err) < 0) {
+    if (ctr_spawn(exe_fd >= 0 ? exe : NULL, argv, -1, p[1], p[1], &pid, err) < 0) {
         close(p[0]);
         close(p[1]);
         return cric_err_prefix(err, "container %s: ", r->id);

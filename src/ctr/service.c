@@ -29,11 +29,12 @@ int64_t ctr_now_ns(void)
 
 /* ------------------------------------------------------------------ records */
 
-ctr_rec *ctr_rec_new(void)
+ctr_rec *ctr_rec_new(ctr_service *s)
 {
     ctr_rec *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
+    r->exes = s->exes;
     pthread_mutex_init(&r->op_mu, NULL);
     pthread_mutex_init(&r->spec_mu, NULL);
     r->refs = 1;
@@ -447,6 +448,7 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
     s->pods = pods;
     s->epfd = s->wake_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
+    s->exes = sealed_exes_new();
     pthread_mutex_init(&s->persist_mu, NULL);
     if (asprintf(&s->state_dir, "%s/containers", cfg->state) < 0 ||
         asprintf(&s->root_dir, "%s/containers", cfg->root) < 0 ||
@@ -505,6 +507,7 @@ void ctr_service_free(ctr_service *s)
     free(s->state_dir);
     free(s->root_dir);
     free(s->exec_dir);
+    sealed_exes_free(s->exes);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->persist_mu);
     free(s);

@@ -151,6 +151,10 @@ int shim_launch(const struct shim_launch_opts *o, pid_t *init_pid, cric_err *err
         argv[a++] = "--stdin-once";
     argv[a++] = "--sync-fd";
     argv[a++] = "3";
+    if (o->has_runtime_fd) {
+        argv[a++] = "--runtime-fd";
+        argv[a++] = "4";
+    }
     argv[a] = NULL;
 
     posix_spawn_file_actions_t fa;
@@ -158,7 +162,9 @@ int shim_launch(const struct shim_launch_opts *o, pid_t *init_pid, cric_err *err
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, wfd, 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    if (o->has_runtime_fd)
+        posix_spawn_file_actions_adddup2(&fa, o->runtime_fd, 4);
+    posix_spawn_file_actions_addclosefrom_np(&fa, o->has_runtime_fd ? 5 : 4);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none, all;

@@ -39,6 +39,8 @@ struct shim_launch_opts {
     bool stdin_open;
     bool stdin_once;
     int timeout_ms; /* for the whole create; 0: 60 s. On timeout the shim is killed. */
+    bool has_runtime_fd;
+    int runtime_fd; /* a sealed copy of the runtime (util/sealed_exe.h) the shim execs */
 };
 
 /* Starts a detached shim that runs `runtime create`; returns once the

@@ -81,7 +81,8 @@ static int parse_args(int argc, char **argv, struct shim_opts *o)
         OPT_TTY,
         OPT_STDIN,
         OPT_ONCE,
-        OPT_SYNC
+        OPT_SYNC,
+        OPT_RTFD
     };
     static const struct option opts[] = {
         {"id", required_argument, NULL, OPT_ID},
@@ -95,9 +96,10 @@ static int parse_args(int argc, char **argv, struct shim_opts *o)
         {"stdin", no_argument, NULL, OPT_STDIN},
         {"stdin-once", no_argument, NULL, OPT_ONCE},
         {"sync-fd", required_argument, NULL, OPT_SYNC},
+        {"runtime-fd", required_argument, NULL, OPT_RTFD},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct shim_opts){.sync_fd = -1};
+    *o = (struct shim_opts){.sync_fd = -1, .runtime_fd = -1};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -131,12 +133,13 @@ static int parse_args(int argc, char **argv, struct shim_opts *o)
         case OPT_ONCE:
             o->stdin_once = true;
             break;
-        case OPT_SYNC: {
+        case OPT_SYNC:
+        case OPT_RTFD: {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v < 0 || v > 1 << 20)
                 return -1;
-            o->sync_fd = (int)v;
+            *(c == OPT_SYNC ? &o->sync_fd : &o->runtime_fd) = (int)v;
             break;
         }
         default:
@@ -272,7 +275,14 @@ int main(int argc, char **argv)
         unlink(SHIM_SOCK_NAME);
         return 1;
     }
-    if (shim_runtime_create(&s, msg, sizeof(msg)) < 0) {
+    /* Not for the container: closed when the runtime is exec'd, and after. */
+    if (s.o.runtime_fd >= 0 && fcntl(s.o.runtime_fd, F_SETFD, FD_CLOEXEC) < 0)
+        s.o.runtime_fd = -1;
+    int created = shim_runtime_create(&s, msg, sizeof(msg));
+    if (s.o.runtime_fd >= 0)
+        close(s.o.runtime_fd);
+    s.o.runtime_fd = -1;
+    if (created < 0) {
         sync_error(sync_fd, "%s", msg);
         unlink(SHIM_SOCK_NAME);
         return 1;

@@ -169,6 +169,11 @@ static void child_exec(const struct shim *s, int in, int out, int err, const cha
     }
     argv[a++] = s->o.id;
     argv[a] = NULL;
+    if (s->o.runtime_fd >= 0) {
+        char exe[64];
+        snprintf(exe, sizeof(exe), "/proc/self/fd/%d", s->o.runtime_fd);
+        execv(exe, (char *const *)argv);
+    }
     execvp(argv[0], (char *const *)argv);
     dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);

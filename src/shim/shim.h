@@ -29,6 +29,7 @@ struct shim_opts {
     bool stdin_open;
     bool stdin_once;
     int sync_fd;
+    int runtime_fd; /* a sealed copy of the runtime to exec (util/sealed_exe.h); -1: none */
 };
 
 struct shim_obuf {
