@@ -107,7 +107,7 @@ struct sconn {
 #define CONN_OUT_HIGH (1u << 20)
 #define CONN_OUT_LOW (256u << 10)
 /* Largest DATA frame / WS message we emit, and read chunk from an fd. */
-#define CHUNK_MAX 32768
+#define CHUNK_MAX (128u * 1024u)
 
 /* server.c */
 void stream_server_maybe_done(stream_server *s);
