@@ -28,6 +28,9 @@ typedef struct cric_daemon {
     int socket_lock_fd;
     uv_signal_t sig_term;
     uv_signal_t sig_int;
+    uv_timer_t trim_timer; /* gives freed heap back once the RPCs pause */
+    uint64_t trim_seen_calls;
+    bool trim_due;
     int64_t started_at_ns;
 
     cric_db db; /* <root>/cric.db */

@@ -175,9 +175,29 @@ static int take_lock(const char *path, const char *what, int *out_fd, cric_err *
     return 0;
 }
 
+/* A burst of RPCs (pods coming and going, a list of 500 containers) leaves
+ * freed heap that malloc keeps for the next burst (main.c: malloc_tune). Once
+ * calls have paused for a whole period it goes back to the kernel, so that an
+ * idle daemon is as small after a burst as before it. */
+#define TRIM_PERIOD_MS 3000
+
+static void on_trim_timer(uv_timer_t *t)
+{
+    cric_daemon *d = t->data;
+    uint64_t calls = rpc_server_calls(d->rpc);
+    if (calls != d->trim_seen_calls) {
+        d->trim_seen_calls = calls;
+        d->trim_due = true;
+    } else if (d->trim_due && rpc_server_idle(d->rpc)) {
+        d->trim_due = false;
+        malloc_trim(0);
+    }
+}
+
 static void on_shutdown_done(void *arg)
 {
     cric_daemon *d = arg;
+    uv_close((uv_handle_t *)&d->trim_timer, NULL);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     log_info("daemon", "stopped");
@@ -189,6 +209,7 @@ static void on_signal(uv_signal_t *h, int signum)
     log_info("daemon", "received %s, shutting down", strsignal(signum));
     uv_signal_stop(&d->sig_term);
     uv_signal_stop(&d->sig_int);
+    uv_timer_stop(&d->trim_timer);
     daemon_stream_shutdown(d);
     rpc_server_shutdown(d->rpc, on_shutdown_done, d);
 }
@@ -278,6 +299,10 @@ static int run_daemon(cric_daemon *d)
     d->sig_term.data = d->sig_int.data = d;
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_timer_init(&d->loop, &d->trim_timer);
+    d->trim_timer.data = d;
+    uv_timer_start(&d->trim_timer, on_trim_timer, TRIM_PERIOD_MS, TRIM_PERIOD_MS);
+    uv_unref((uv_handle_t *)&d->trim_timer);
 
     log_info("daemon", "cric %s serving CRI v1 on %s (root %s, state %s)", CRIC_VERSION,
              d->cfg.listen, d->cfg.root, d->cfg.state);

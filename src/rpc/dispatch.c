@@ -42,6 +42,7 @@ static void work_done(uv_work_t *w, int status)
 void rpc_server_dispatch(rpc_call *c)
 {
     c->dispatched = true;
+    c->srv->calls_dispatched++;
     if (c->method->flags & RPC_METHOD_INLINE) {
         rpc_status st;
         c->in_inline = true;

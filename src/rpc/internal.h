@@ -168,6 +168,7 @@ struct rpc_server {
     unsigned n_conns; /* accepted and not yet closed (close callback ran) */
     rpc_list dirty;
     unsigned works_inflight;
+    uint64_t calls_dispatched;
 
     uv_async_t wake;
     uv_mutex_t wake_mu;

@@ -299,3 +299,13 @@ void rpc_server_free(rpc_server *s)
     free(s->path);
     free(s);
 }
+
+uint64_t rpc_server_calls(const rpc_server *s)
+{
+    return s->calls_dispatched;
+}
+
+bool rpc_server_idle(const rpc_server *s)
+{
+    return s->works_inflight == 0;
+}

@@ -120,6 +120,11 @@ int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_
  * it); done may free the server. */
 void rpc_server_shutdown(rpc_server *s, void (*done)(void *arg), void *arg);
 
+/* Calls dispatched to a handler so far, and whether none is running now.
+ * Loop thread only. */
+uint64_t rpc_server_calls(const rpc_server *s);
+bool rpc_server_idle(const rpc_server *s);
+
 /* Frees the server; only after shutdown's done callback ran. */
 void rpc_server_free(rpc_server *s);
 

@@ -31,6 +31,9 @@ def one_pod(c, pb, image, logdir, name, cg):
     return time.monotonic() - t0
 
 
+IDLE_SETTLE_S = 7
+
+
 def test_churn(registry, make_daemon, pb, rel_net, cg_prefix):
     total = env_int("CRIC_REL_CHURN_PODS", 50)
     clients = env_int("CRIC_REL_CHURN_CLIENTS", 8)
@@ -72,6 +75,9 @@ def test_churn(registry, make_daemon, pb, rel_net, cg_prefix):
     rss_start = daemon_rss_kb(d)
     t0 = time.monotonic()
     run(warm)  # warm-up: thread stacks, caches, sqlite pages
+    # Levels are read once the daemon has been idle long enough to give freed
+    # heap back (src/daemon/main.c: two trim periods of 3 s).
+    time.sleep(IDLE_SETTLE_S)
     rss0, fds0, detail0 = daemon_rss_kb(d), daemon_fds(d), daemon_rss_detail(d)
     stop = threading.Event()
 
@@ -83,8 +89,8 @@ def test_churn(registry, make_daemon, pb, rel_net, cg_prefix):
     run(total)
     stop.set()
     th.join()
-    seconds = time.monotonic() - t0
-    time.sleep(1)
+    seconds = time.monotonic() - t0 - IDLE_SETTLE_S  # the pause after warm-up
+    time.sleep(IDLE_SETTLE_S)
     rss1, fds1, detail1 = daemon_rss_kb(d), daemon_fds(d), daemon_rss_detail(d)
     snap = leaks.snapshot(d, bridge=rel_net["bridge"], ipam_dir=rel_net["ipam"],
                           cgroup_prefix=cg_prefix)
