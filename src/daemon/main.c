@@ -331,11 +331,55 @@ static void malloc_tune(void)
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
 }
 
+#define TUNED_ENV "CRIC_MALLOC_TUNED"
+#define TCACHE_OFF "glibc.malloc.tcache_count=0"
+
+/* glibc's per-thread malloc caches (tcache) keep freed chunks that no other
+ * thread reuses and no trim gives back. With 64 RPC workers they were most of
+ * the daemon's heap: RssAnon 6.6 MB after 200 pods with them, 3.7 MB without,
+ * and they kept growing through a 2000-pod churn. Only GLIBC_TUNABLES at exec
+ * time turns them off, so the daemon runs itself again once with it set, and
+ * then gives its children (shims, runtimes, plugins) the environment it got.
+ * (Sanitized builds bring their own allocator.) */
+static void malloc_thread_caches_off(char **argv)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+    const char *mark = getenv(TUNED_ENV);
+    if (mark) {
+        if (mark[0] == '1')
+            setenv("GLIBC_TUNABLES", mark + 1, 1);
+        else
+            unsetenv("GLIBC_TUNABLES");
+        unsetenv(TUNED_ENV);
+        return;
+    }
+    const char *orig = getenv("GLIBC_TUNABLES");
+    if (orig && strlen(orig) > 1024)
+        return;
+    char saved[1100], tunables[1100];
+    snprintf(saved, sizeof(saved), "%c%s", orig ? '1' : '0', orig ? orig : "");
+    snprintf(tunables, sizeof(tunables), "%s%s%s", orig ? orig : "", orig && *orig ? ":" : "",
+             TCACHE_OFF);
+    if (setenv(TUNED_ENV, saved, 1) == 0 && setenv("GLIBC_TUNABLES", tunables, 1) == 0)
+        execv("/proc/self/exe", argv);
+    /* no exec: run with the caches, and the environment as it was */
+    unsetenv(TUNED_ENV);
+    if (orig)
+        setenv("GLIBC_TUNABLES", saved + 1, 1);
+    else
+        unsetenv("GLIBC_TUNABLES");
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv)
 {
     /* Start from default dispositions whatever the parent left ignored: they
      * would be inherited by every shim, runtime, plugin and container. */
     signals_reset_all();
+    if (argc <= 1 || argv[1][0] == '-') /* serving, not a subcommand */
+        malloc_thread_caches_off(argv);
     malloc_tune();
     const char *command = NULL;
     if (argc > 1 && argv[1][0] != '-') {
