@@ -308,11 +308,12 @@ static bool wait_pid_gone(int pidfd, pid_t pid, unsigned long long st, int timeo
         int64_t left = deadline - mono_ms();
         if (left <= 0)
             return false;
-        struct pollfd p = {pidfd, POLLIN, 0};
-        int r = pidfd >= 0 ? poll(&p, 1, left < 5 ? (int)left : 5) : 0;
-        if (r > 0)
-            return true;
-        if (pidfd < 0) {
+        if (pidfd >= 0) {
+            /* readable once the process has exited (a zombie counts) */
+            struct pollfd p = {pidfd, POLLIN, 0};
+            if (poll(&p, 1, (int)left) > 0)
+                return true;
+        } else {
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }

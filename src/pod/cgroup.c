@@ -348,22 +348,11 @@ int cgroup_sweep_shared(const char *list_path, const char *const *add, size_t n_
     _cleanup_close_ int fd = open_locked(list_path, err);
     if (fd < 0)
         return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_size > (1 << 20))
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "%s: unreadable or over 1 MiB", list_path);
-    _cleanup_free_ char *text = calloc(1, (size_t)st.st_size + 1);
-    if (!text)
-        return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+    /* The inode at the path is the locked one (open_locked). */
+    _cleanup_free_ char *text = NULL;
     size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = pread(fd, text + got, (size_t)st.st_size - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    text[got] = '\0';
+    if (fs_read_file(list_path, 1 << 20, &text, &got, err) < 0)
+        return -1;
     /* Still in use: rewritten to the file. */
     _cleanup_free_ char *keep = calloc(1, got + 2 + n_add * (CG_PATH_MAX + 1));
     if (!keep)

@@ -16,6 +16,7 @@
 
 #include "shim.h"
 #include "util/cleanup.h"
+#include "util/sealed_exe.h"
 #include "util/log.h"
 
 struct capture {
@@ -171,7 +172,7 @@ static void child_exec(const struct shim *s, int in, int out, int err, const cha
     argv[a] = NULL;
     if (s->o.runtime_fd >= 0) {
         char exe[64];
-        snprintf(exe, sizeof(exe), "/proc/self/fd/%d", s->o.runtime_fd);
+        sealed_exe_path(s->o.runtime_fd, exe, sizeof(exe));
         execv(exe, (char *const *)argv);
     }
     execvp(argv[0], (char *const *)argv);
