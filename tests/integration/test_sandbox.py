@@ -4,7 +4,6 @@ from inside the pinned namespaces with nsenter."""
 import concurrent.futures
 import json
 import os
-import shlex
 import socket
 import sqlite3
 import subprocess
@@ -15,22 +14,12 @@ import uuid
 import grpc
 import pytest
 
+from natchains import nat_chains, nat_rules, remove_nat_chains_since, sh
+
 BRIDGE = "cric-t0"
 SUBNET = "10.231.0.0/16"
 GATEWAY = "10.231.0.1"
 CNI_BIN = "/usr/lib/cni"
-
-
-def sh(*cmd, check=True):
-    return subprocess.run(list(cmd), capture_output=True, text=True, check=check).stdout
-
-
-def nat_rules():
-    return sh("iptables-save", "-t", "nat", check=False).splitlines()
-
-
-def nat_chains():
-    return {l.split()[0][1:] for l in nat_rules() if l.startswith(":")}
 
 
 @pytest.fixture(scope="session")
@@ -43,16 +32,7 @@ def cni_env():
     ipam = tempfile.mkdtemp(prefix="cric-ipam-")
     yield {"ipam": ipam}
     sh("ip", "link", "del", BRIDGE, check=False)
-    new = nat_chains() - before
-    for line in nat_rules():
-        parts = shlex.split(line)
-        if line.startswith("-A") and "-j" in parts and parts[parts.index("-j") + 1] in new \
-                and parts[1] not in new:
-            sh("iptables", "-t", "nat", "-D", *parts[1:], check=False)
-    for chain in new:
-        sh("iptables", "-t", "nat", "-F", chain, check=False)
-    for chain in new:
-        sh("iptables", "-t", "nat", "-X", chain, check=False)
+    remove_nat_chains_since(before)
     subprocess.run(["rm", "-rf", ipam])
 
 

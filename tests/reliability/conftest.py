@@ -16,7 +16,6 @@ Helpers the test modules share are in relutil.py, workload.py and leaks.py.
 """
 import importlib.util
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 INTEGRATION = os.path.join(os.path.dirname(HERE), "integration")
 sys.path.insert(0, INTEGRATION)
 sys.path.insert(0, HERE)
+from natchains import nat_chains, remove_nat_chains_since, sh  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("cric_integration_conftest",
                                                os.path.join(INTEGRATION, "conftest.py"))
@@ -49,18 +49,6 @@ GATEWAY = "10.232.0.1"
 CNI_BIN = "/usr/lib/cni"
 
 
-def sh(*cmd, check=True):
-    return subprocess.run(list(cmd), capture_output=True, text=True, check=check).stdout
-
-
-def _nat_rules():
-    return sh("iptables-save", "-t", "nat", check=False).splitlines()
-
-
-def _nat_chains():
-    return {l.split()[0][1:] for l in _nat_rules() if l.startswith(":")}
-
-
 @pytest.fixture(scope="session")
 def rel_net():
     """The harness's own bridge network: a bridge named for this run on
@@ -75,7 +63,7 @@ def rel_net():
         if name.startswith(BRIDGE_PREFIX):
             sh("ip", "link", "del", name, check=False)
     BRIDGE = BRIDGE_PREFIX + os.urandom(4).hex()
-    before = _nat_chains()
+    before = nat_chains()
     ipam = tempfile.mkdtemp(prefix="cric-rel-ipam-")
     conf = {
         "cniVersion": "1.0.0",
@@ -90,16 +78,7 @@ def rel_net():
     }
     yield {"ipam": ipam, "bridge": BRIDGE, "conflist": conf}
     sh("ip", "link", "del", BRIDGE, check=False)
-    new = _nat_chains() - before
-    for line in _nat_rules():
-        parts = shlex.split(line)
-        if line.startswith("-A") and "-j" in parts and parts[parts.index("-j") + 1] in new \
-                and parts[1] not in new:
-            sh("iptables", "-t", "nat", "-D", *parts[1:], check=False)
-    for chain in new:
-        sh("iptables", "-t", "nat", "-F", chain, check=False)
-    for chain in new:
-        sh("iptables", "-t", "nat", "-X", chain, check=False)
+    remove_nat_chains_since(before)
     subprocess.run(["rm", "-rf", ipam])
 
 
