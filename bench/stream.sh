@@ -18,52 +18,17 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-BUILD=${CRIC_RELEASE_BUILD_DIR:-build}
-[ -x "$BUILD/src/daemon/cric" ] || make build >/dev/null
-TOOLS=$(cd .. && pwd)/shared/tools
+. bench/lib.sh
 IMAGE_PATH=e2e-test-images/busybox:1.29-2
-
-tmp=$(mktemp -d /tmp/cric-bench.XXXXXX)
-state=$(mktemp -d /run/cric-bench.XXXXXX)
-cric_pid=
-reg_pid=
-cleanup() {
-    [ -n "$cric_pid" ] && kill "$cric_pid" 2>/dev/null && wait "$cric_pid" 2>/dev/null || true
-    [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null || true
-    rm -rf "$tmp"
-    rm -rf "$state" 2>/dev/null || true
-}
-trap cleanup EXIT
-if ! (echo > /dev/tcp/127.0.0.1/5000) 2>/dev/null; then
-    mkdir -p "$tmp/registry"
-    cat > "$tmp/registry.yml" <<YML
-version: 0.1
-storage: {filesystem: {rootdirectory: $tmp/registry}}
-http: {addr: 127.0.0.1:5000}
-YML
-    docker-registry serve "$tmp/registry.yml" >"$tmp/registry.log" 2>&1 &
-    reg_pid=$!
-    for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/5000) 2>/dev/null && break; sleep 0.1; done
-    /usr/bin/python3 "$TOOLS/testimages.py" 127.0.0.1:5000 >/dev/null
-fi
-mkdir -p "$tmp/cni"
-echo "{\"cni\": {\"conf_dir\": \"$tmp/cni\"}}" > "$tmp/config.json"
-"$BUILD/src/daemon/cric" --config "$tmp/config.json" --listen "$tmp/cric.sock" --root "$tmp/root" \
-    --state "$state" --log-level warn &
-cric_pid=$!
-for _ in $(seq 100); do [ -S "$tmp/cric.sock" ] && break; sleep 0.05; done
+bench_registry
+bench_start_cric
 c=$(/usr/bin/python3 bench/stream.py "unix://$tmp/cric.sock" --image "localhost:5000/$IMAGE_PATH" \
     --label cric "${ARGS[@]}")
 echo "$c"
-kill "$cric_pid"; wait "$cric_pid" || true; cric_pid=
+bench_stop_cric
 
 if [ "$WITH_CONTAINERD" = 1 ]; then
-    if [ -S /run/containerd-anchor/containerd.sock ] &&
-        kill -0 "$(cat /run/containerd-anchor/pid 2>/dev/null || echo 0)" 2>/dev/null; then
-        ep=unix:///run/containerd-anchor/containerd.sock
-    else
-        ep=$("$TOOLS/containerd-anchor.sh" start)
-    fi
+    ep=$(bench_containerd_endpoint)
     d=$(/usr/bin/python3 bench/stream.py "$ep" --image "registry.k8s.io/$IMAGE_PATH" \
         --label containerd "${ARGS[@]}")
     echo "$d"
