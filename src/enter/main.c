@@ -6,7 +6,9 @@
  *   1. join the container's cgroups (write 0 to each cgroup.procs given; the
  *      daemon names the directories its init is in) and set oom_score_adj;
  *   2. setns(pidfd of the container's init, every namespace of the spec);
- *   3. fork (a new PID namespace applies to children only); the child:
+ *   3. start the command's process (a new PID namespace applies to children
+ *      only) with CLONE_VM|CLONE_VFORK, so no copy of our page tables is made
+ *      and torn down again and no copy-on-write fault follows; the child:
  *      rlimits, umask, seccomp when no_new_privs is off (it needs
  *      CAP_SYS_ADMIN, so before the capabilities drop), bounding set,
  *      setgroups/setresgid/setresuid keeping capabilities, capset
@@ -31,6 +33,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -453,6 +456,14 @@ static void open_terminal(const plan *p, int errfd)
         close(slave);
 }
 
+typedef struct child_args {
+    plan *p;
+    char *const *argv;
+    int errfd;
+    bool terminal;
+    struct fiber *fiber;
+} child_args;
+
 static void child(plan *p, char *const *argv, int errfd, bool terminal)
 {
     sigset_t none;
@@ -483,11 +494,13 @@ static void child(plan *p, char *const *argv, int errfd, bool terminal)
     gid_t gids[PLAN_MAX_GIDS];
     for (size_t i = 0; i < p->n_gids; i++)
         gids[i] = (gid_t)p->gids[i];
-    if (setgroups(p->n_gids, gids) < 0)
+    /* raw system calls: the child shares our memory, and glibc's wrappers
+     * may consult process-wide thread state to broadcast the change */
+    if (syscall(SYS_setgroups, p->n_gids, gids) < 0)
         child_fail(errfd, "setgroups");
-    if (setresgid(p->gid, p->gid, p->gid) < 0)
+    if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
         child_fail(errfd, "setresgid");
-    if (setresuid(p->uid, p->uid, p->uid) < 0)
+    if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
         child_fail(errfd, "setresuid");
     if (p->has_caps) {
         struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -519,6 +532,49 @@ static void child(plan *p, char *const *argv, int errfd, bool terminal)
     report(errfd, "exec: %d: %s: %s", e, argv[0], strerror(e));
     _exit(e == ENOENT ? 127 : 126);
 }
+
+/* Sanitized builds: the child runs on a stack AddressSanitizer does not
+ * know, so it is told of the switch (as for a fiber) both ways; otherwise it
+ * warns on the child's _exit/execve, into the command's stderr. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+typedef struct fiber {
+    void *fake_stack;
+    const void *bottom;
+    size_t size;
+} fiber;
+#define FIBER_TO_CHILD(f, stk, sz) __sanitizer_start_switch_fiber(&(f)->fake_stack, (stk), (sz))
+#define FIBER_IN_CHILD(f) __sanitizer_finish_switch_fiber(NULL, &(f)->bottom, &(f)->size)
+#define FIBER_BACK(f)                                                                              \
+    do {                                                                                           \
+        __sanitizer_start_switch_fiber(NULL, (f)->bottom, (f)->size);                              \
+        __sanitizer_finish_switch_fiber((f)->fake_stack, NULL, NULL);                              \
+    } while (0)
+#else
+typedef struct fiber {
+    char unused;
+} fiber;
+#define FIBER_TO_CHILD(f, stk, sz) ((void)(f))
+#define FIBER_IN_CHILD(f) ((void)(f))
+#define FIBER_BACK(f) ((void)(f))
+#endif
+
+static int child_main(void *arg)
+{
+    child_args *a = arg;
+    FIBER_IN_CHILD(a->fiber);
+    close(ENTER_FD_REPORT);
+    child(a->p, a->argv, a->errfd, a->terminal);
+    return 127;
+}
+
+/* The child's stack: it runs on its own while sharing our memory; we are
+ * suspended until it execs or exits, so nothing else touches it meanwhile. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CHILD_STACK (4u << 20)
+#else
+#define CHILD_STACK (256u << 10)
+#endif
 
 /* Every signal to its default (the daemon spawns us without resetting
  * glibc's internal ones): an ignored signal would stay ignored in the
@@ -579,14 +635,21 @@ int main(int argc, char **argv)
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) < 0)
         FAIL("pipe: %s", strerror(errno));
-    pid_t pid = fork();
+    void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        FAIL("child stack: %s", strerror(errno));
+    fiber fb;
+    child_args ca = {.p = &p, .argv = cmd, .errfd = ep[1], .terminal = terminal, .fiber = &fb};
+    FIBER_TO_CHILD(&fb, stack, CHILD_STACK);
+    /* ep[0] is close-on-exec: the child needs no close of its own, and the
+     * ENTER_FD_REPORT it closes is its own descriptor table's (no CLONE_FILES) */
+    pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                      &ca);
     if (pid < 0)
-        FAIL("fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(ep[0]);
-        close(ENTER_FD_REPORT);
-        child(&p, cmd, ep[1], terminal);
-    }
+        FAIL("start the command: %s", strerror(errno));
+    FIBER_BACK(&fb);
+    munmap(stack, CHILD_STACK);
     close(ep[1]);
     if (terminal)
         close(ENTER_FD_CONSOLE);
