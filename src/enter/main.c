@@ -644,8 +644,8 @@ int main(int argc, char **argv)
     FIBER_TO_CHILD(&fb, stack, CHILD_STACK);
     /* ep[0] is close-on-exec: the child needs no close of its own, and the
      * ENTER_FD_REPORT it closes is its own descriptor table's (no CLONE_FILES) */
-    pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
-                      &ca);
+    pid_t pid =
+        clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
     if (pid < 0)
         FAIL("start the command: %s", strerror(errno));
     FIBER_BACK(&fb);
