@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -346,6 +347,10 @@ static void malloc_thread_caches_off(char **argv)
 #if !defined(__SANITIZE_ADDRESS__)
     const char *mark = getenv(TUNED_ENV);
     if (mark) {
+        /* run through /proc/self/exe, the kernel named us "exe": take the
+         * name we were started as back, for ps, pgrep and the journal */
+        const char *base = strrchr(argv[0], '/');
+        prctl(PR_SET_NAME, base ? base + 1 : argv[0], 0, 0, 0);
         if (mark[0] == '1')
             setenv("GLIBC_TUNABLES", mark + 1, 1);
         else

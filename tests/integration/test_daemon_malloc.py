@@ -45,6 +45,9 @@ def test_thread_caches_off_and_children_get_the_original_environment(tmp_path, p
         # the whole value only when we were the only ones to set it.)
         started_with = environ_of(proc.pid)
         assert b"CRIC_MALLOC_TUNED" in started_with
+        # run again through /proc/self/exe, it still has its own name
+        with open("/proc/%d/comm" % proc.pid) as f:
+            assert f.read().strip() == "cric"
         if given is None:
             assert started_with[b"GLIBC_TUNABLES"] == b"glibc.malloc.tcache_count=0"
         ch = grpc.insecure_channel("unix://" + d.sock)
