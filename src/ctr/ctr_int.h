@@ -64,6 +64,7 @@ typedef struct ctr_rec {
      * written, -1 not applicable (plan_why) */
     int plan_state;
     char *plan_path, *plan_why;
+    struct enter_plan *plan; /* the same plan parsed, for enter_direct.c */
 } ctr_rec;
 
 #define CTR_CREATING 100 /* persisted before anything is made on disk */
@@ -142,16 +143,31 @@ int ctr_runtime_run(const ctr_rec *r, const char *const *args, size_t nargs, cri
 /* exec_sync.c: loads r->spec if not yet loaded; r->spec_mu held. */
 int ctr_spec_load_locked(ctr_rec *r, cric_err *err);
 
-/* exec_plan.c: the fast path's plan for r. 1: *plan_path (owned by r);
- * 0: runtime exec, *why says why; -1: error. */
-int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path, const char **why,
-                      cric_err *err);
+/* exec_plan.c: the fast path's plan for r. 1: *plan_path and the parsed
+ * *plan (owned by r, never modified); 0: runtime exec, *why says why; -1:
+ * error. */
+struct enter_plan;
+int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path,
+                      const struct enter_plan **plan, const char **why, cric_err *err);
 
 /* enter_spawn.c: cric-enter with stdio[0..2] (-1: /dev/null), the report
  * pipe and, for a terminal, the console socket (-1: none). */
 int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan, char *const *argv,
                     size_t argc, const int stdio[3], int report_w, int console, pid_t *pid,
                     cric_err *err);
+/* enter_direct.c: the command started from the daemon itself, without
+ * cric-enter's exec (same steps, src/enter/enter_core.h); stdio as for
+ * ctr_enter_spawn, the report pipe's ends (the command's exec failure is
+ * reported there, as by cric-enter). 1: started, *pid is the command, our child, in a process
+ * group of its own; 0: not applicable here (*why), use cric-enter; -1:
+ * error (setup failures reported by the child included). */
+int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const struct enter_plan *plan,
+                     char *const *argv, size_t argc, const int stdio[3], int report_w, int report_r,
+                     pid_t *pid, const char **why, cric_err *err);
+/* enter_spawn.c: the cgroup.procs of every hierarchy pid is in (freed with
+ * ctr_cgroup_procs_free). */
+int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err);
+void ctr_cgroup_procs_free(char **v, size_t n);
 /* enter_spawn.c: 1 to 4096 arguments, the first not empty, each a UTF-8
  * string of bounded length (both exec paths write them as JSON). */
 int ctr_exec_args_check(char *const *argv, size_t argc, cric_err *err);

@@ -29,7 +29,7 @@ extern char **environ;
 
 /* The cgroup.procs files of every hierarchy the container's init is in
  * (v1 controllers, named hierarchies, the v2 mount of a hybrid host). */
-static int init_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err)
+int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err)
 {
     *out = NULL;
     *n = 0;
@@ -107,7 +107,7 @@ int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan
         return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
     char **cg = NULL;
     size_t ncg = 0;
-    if (init_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
+    if (ctr_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
         return cric_err_prefix(err, "container %s: exec", r->id);
     _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     const char **args = calloc(4 + ncg + argc + 1, sizeof(char *));
@@ -173,10 +173,15 @@ int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan
                 close(hi[i]);
     }
     free(args);
-    for (size_t i = 0; i < ncg; i++)
-        free(cg[i]);
-    free(cg);
+    ctr_cgroup_procs_free(cg, ncg);
     return rc;
+}
+
+void ctr_cgroup_procs_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 #define EXEC_ARGS_MAX 4096
@@ -293,11 +298,12 @@ int ctr_exec_start(ctr_service *s, const char *id, char *const *argv, size_t arg
     int cons[2] = {-1, -1};
     pid_t pid = -1;
     const char *plan = NULL;
+    const struct enter_plan *parsed = NULL;
     if (st != CTR_RUNNING) {
         cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
         goto done;
     }
-    int pl = ctr_exec_plan_get(s, r, &plan, why, err);
+    int pl = ctr_exec_plan_get(s, r, &plan, &parsed, why, err);
     if (pl <= 0 || init_pid <= 0) {
         if (pl == 1)
             *why = "no init pid";

@@ -31,6 +31,7 @@
 
 #include "ctr/caps.h"
 #include "ctr/ctr_int.h"
+#include "enter/enter_core.h"
 #include "enter/plan.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -360,10 +361,11 @@ static int plan_build(const ctr_rec *r, const json_t *spec, pbuf *b, char *why, 
     return 1;
 }
 
-int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path, const char **why,
-                      cric_err *err)
+int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path,
+                      const struct enter_plan **plan, const char **why, cric_err *err)
 {
     *plan_path = NULL;
+    *plan = NULL;
     *why = NULL;
     if (!s->cfg->exec_fast_path) {
         *why = "exec_fast_path is off";
@@ -386,10 +388,20 @@ int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path, const 
         if (rc == 1) {
             char path[4200];
             snprintf(path, sizeof(path), "%s/exec-plan", r->bundle);
-            if (fs_write_atomic(path, b.data, b.len, 0600, err) < 0) {
+            char msg[256];
+            enter_plan *parsed = calloc(1, sizeof(*parsed));
+            if (!parsed) {
+                rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+            } else if (enter_plan_parse(b.data, b.len, parsed, msg, sizeof(msg)) < 0) {
+                free(parsed);
+                rc = cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: %s", r->id, msg);
+            } else if (fs_write_atomic(path, b.data, b.len, 0600, err) < 0) {
+                enter_plan_free(parsed);
+                free(parsed);
                 rc = -1;
             } else {
                 r->plan_path = strdup(path);
+                r->plan = parsed;
                 r->plan_state = r->plan_path ? 1 : 0;
             }
         } else if (rc == 0) {
@@ -400,6 +412,7 @@ int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path, const 
     }
     if (r->plan_state == 1) {
         *plan_path = r->plan_path;
+        *plan = r->plan;
         rc = 1;
     } else if (r->plan_state == -1) {
         *why = r->plan_why ? r->plan_why : "not applicable";

@@ -1,8 +1,9 @@
 /* ExecSync: the container's own process (env, user, cwd, capabilities,
  * no_new_privs, ...) with new args, entered one of two ways:
- * - fast path: cric-enter (src/enter) with the container's exec plan
- *   (exec_plan.c), the init's pidfd and its cgroups: it joins them, applies
- *   the same confinement as the runtime and execs the command (~1 ms CPU);
+ * - fast path: the container's exec plan (exec_plan.c) applied by the
+ *   daemon's own children (enter_direct.c), or by cric-enter (src/enter)
+ *   where those could block: they join the init's cgroups and namespaces,
+ *   apply the same confinement as the runtime and exec the command;
  * - `<runtime> exec --process P --pid-file F <id>` where the plan does not
  *   apply (exec_plan.c says when) or `exec_fast_path` is off.
  * One fork+exec, no shell: stdout and stderr on pipes, the exit on a pidfd,
@@ -196,6 +197,15 @@ static void kill_enter(pid_t pid, int *status)
         ;
 }
 
+/* The direct path's command is our child and leads its process group. */
+static void kill_direct(pid_t pid, int *status)
+{
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+}
+
 /* ---- the runtime's exec ---- */
 
 static int runtime_spawn(ctr_service *s, ctr_rec *r, char *const *argv, size_t argc, int fd1,
@@ -290,20 +300,19 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
     int po[2] = {-1, -1}, pe[2] = {-1, -1}, pr[2] = {-1, -1};
     int pidfd = -1;
     pid_t pid = -1;
-    bool fast = false;
+    bool fast = false, direct = false;
     obuf ob = {0}, eb = {0}, rep = {.eof = true};
     if (st != CTR_RUNNING) {
         cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
         goto done;
     }
     const char *plan = NULL, *why = NULL;
-    int pl = ctr_exec_plan_get(s, r, &plan, &why, err);
+    const struct enter_plan *parsed = NULL;
+    int pl = ctr_exec_plan_get(s, r, &plan, &parsed, &why, err);
     if (pl < 0)
         goto done;
     fast = pl == 1 && init_pid > 0;
-    if (fast)
-        log_debug("ctr", "container %.12s: ExecSync through cric-enter", r->id);
-    else
+    if (!fast)
         log_debug("ctr", "container %.12s: ExecSync through %s exec: %s", r->id, r->runtime,
                   why ? why : "no init pid");
     if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
@@ -312,9 +321,22 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
         goto done;
     }
     if (fast) {
-        if (ctr_enter_spawn(s, r, init_pid, plan, argv, argc, (const int[3]){-1, po[1], pe[1]},
-                            pr[1], -1, &pid, err) < 0)
+        const char *not_direct = NULL;
+        int dr =
+            ctr_enter_direct(s, r, init_pid, parsed, argv, argc, (const int[3]){-1, po[1], pe[1]},
+                             pr[1], pr[0], &pid, &not_direct, err);
+        if (dr < 0)
             goto done;
+        direct = dr == 1;
+        if (direct) {
+            log_debug("ctr", "container %.12s: ExecSync through direct", r->id);
+        } else {
+            log_debug("ctr", "container %.12s: ExecSync through cric-enter (%s)", r->id,
+                      not_direct);
+            if (ctr_enter_spawn(s, r, init_pid, plan, argv, argc, (const int[3]){-1, po[1], pe[1]},
+                                pr[1], -1, &pid, err) < 0)
+                goto done;
+        }
         close(pr[1]);
         pr[1] = -1;
         fcntl(pr[0], F_SETFL, O_NONBLOCK);
@@ -375,7 +397,9 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
         }
     }
     if (timed_out) {
-        if (fast)
+        if (direct)
+            kill_direct(pid, &status);
+        else if (fast)
             kill_enter(pid, &status);
         else
             kill_exec(pid_path, pid, &status);
@@ -403,7 +427,9 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
 done:
     if (pid > 0) {
         int ignored;
-        if (fast)
+        if (direct)
+            kill_direct(pid, &ignored);
+        else if (fast)
             kill_enter(pid, &ignored);
         else
             kill_exec(pid_path, pid, &ignored);

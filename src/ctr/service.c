@@ -12,6 +12,7 @@
 
 #include "ctr/ctr_int.h"
 #include "ctr/runtime_probe.h"
+#include "enter/enter_core.h"
 #include "image/image.h"
 #include "pod/pod.h"
 #include "store/container_store.h"
@@ -61,6 +62,10 @@ static void rec_free(ctr_rec *r)
     json_decref(r->spec);
     free(r->plan_path);
     free(r->plan_why);
+    if (r->plan) {
+        enter_plan_free(r->plan);
+        free(r->plan);
+    }
     free(r->gids);
     ctr_resources_free(r);
     pthread_mutex_destroy(&r->op_mu);

@@ -1,4 +1,5 @@
-"""ExecSync fast path (cric-enter) against the OCI runtime's exec: the same probe
+"""ExecSync fast path (the daemon's direct children, src/ctr/enter_direct.c,
+or cric-enter where those could block) against the OCI runtime's exec: the same probe
 runs in the same container through both paths (the daemon restarted with
 exec_fast_path on and off; containers outlive the daemon) and everything the
 process can observe about its confinement must match: ids and groups, the five
@@ -105,7 +106,7 @@ def test_fast_path_matches_runtime_exec(make_daemon, pb, images, handler):  # no
         for name, cid, fast in made:
             mark = len(d.log())
             fast_out[cid] = probe(e, cid)
-            assert path_used(d, cid, mark) == ("cric-enter" if fast else handler), name
+            assert path_used(d, cid, mark) == ("direct" if fast else handler), name
         restart(d, False)
         e.rt = d.runtime()
         for name, cid, fast in made:
@@ -113,7 +114,7 @@ def test_fast_path_matches_runtime_exec(make_daemon, pb, images, handler):  # no
             slow = probe(e, cid)
             assert path_used(d, cid, mark) == handler
             diff = "\n".join(difflib.unified_diff(fast_out[cid].splitlines(), slow.splitlines(),
-                                                  "cric-enter", handler + " exec", lineterm=""))
+                                                  "direct", handler + " exec", lineterm=""))
             assert not diff, "%s (%s): the fast path differs:\n%s" % (name, handler, diff)
         # what the probe shows is the container's, not the daemon's
         outs = {name: fast_out[cid] for name, cid, _ in made}
@@ -136,15 +137,15 @@ def test_fast_path_matches_runtime_exec(make_daemon, pb, images, handler):  # no
         for name, cid, fast in made:
             mark = len(d.log())
             again = probe(e, cid)
-            assert path_used(d, cid, mark) == ("cric-enter" if fast else handler), name
+            assert path_used(d, cid, mark) == ("direct" if fast else handler), name
             assert again == fast_out[cid], name
     finally:
         e.cleanup()
 
 
 def test_fast_path_exit_codes_output_and_timeout(make_daemon, pb, images):  # noqa: F811
-    """Through cric-enter: exit codes, signals, missing commands, big output,
-    stdin closed, timeouts that leave no process behind."""
+    """Through the direct path: exit codes, signals, missing commands, big
+    output, stdin closed, timeouts that leave no process behind."""
     import grpc
     import time
     d = make_daemon()
@@ -155,7 +156,7 @@ def test_fast_path_exit_codes_output_and_timeout(make_daemon, pb, images):  # no
         mark = len(d.log())
         r = e.exec(cid, ["sh", "-c", "echo o; echo e >&2; exit 7"])
         assert (r.stdout, r.stderr, r.exit_code) == (b"o\n", b"e\n", 7)
-        assert path_used(d, cid, mark) == "cric-enter"
+        assert path_used(d, cid, mark) == "direct"
         r = e.exec(cid, ["sh", "-c", "kill -TERM $$"])
         assert r.exit_code == 128 + 15
         r = e.exec(cid, ["no-such-command"])
@@ -181,6 +182,85 @@ def test_fast_path_exit_codes_output_and_timeout(make_daemon, pb, images):  # no
         with pytest.raises(grpc.RpcError) as err:
             e.exec(cid, ["true"])
         assert err.value.code() != grpc.StatusCode.OK
+    finally:
+        e.cleanup()
+
+
+def v1_cgroup_dir(pid, controller):
+    """The directory of pid's cgroup in a v1 hierarchy, or None."""
+    mounts = {}
+    for line in open("/proc/mounts"):
+        f = line.split()
+        if f[2] == "cgroup":
+            for opt in f[3].split(","):
+                mounts.setdefault(opt, f[1])
+    for line in open("/proc/%d/cgroup" % pid):
+        _, ctrls, path = line.rstrip("\n").split(":", 2)
+        if controller in ctrls.split(",") and controller in mounts:
+            return mounts[controller] + path
+    return None
+
+
+def test_cric_enter_where_the_direct_path_could_block(make_daemon, pb, images):  # noqa: F811
+    """A cpuset that migrates memory (joining it would move the daemon's
+    pages) and a frozen container (joining its freezer would hold a daemon
+    thread): ExecSync goes through cric-enter; frozen, it times out while the
+    daemon keeps answering, and the command runs once thawed."""
+    import grpc
+    import threading
+    import time
+    d = make_daemon()
+    e = Env(d, pb, images, "crun")
+    try:
+        sid = e.pod()
+        cid = e.run(sid, e.config("x", SLEEPER))
+        pid = json.loads(e.status(cid, verbose=True).info["info"])["pid"]
+        cpuset = v1_cgroup_dir(pid, "cpuset")
+        freezer = v1_cgroup_dir(pid, "freezer")
+        if not cpuset or not freezer:
+            pytest.skip("no v1 cpuset and freezer hierarchies")
+        mark = len(d.log())
+        assert e.exec(cid, ["echo", "a"]).stdout == b"a\n"
+        assert path_used(d, cid, mark) == "direct"
+
+        with open(os.path.join(cpuset, "cpuset.memory_migrate"), "w") as f:
+            f.write("1")
+        mark = len(d.log())
+        assert e.exec(cid, ["echo", "b"]).stdout == b"b\n"
+        assert path_used(d, cid, mark) == "cric-enter"
+        assert "migrates memory" in d.log()[mark:]
+        with open(os.path.join(cpuset, "cpuset.memory_migrate"), "w") as f:
+            f.write("0")
+
+        state = os.path.join(freezer, "freezer.state")
+        with open(state, "w") as f:
+            f.write("FROZEN")
+        try:
+            got = {}
+
+            def frozen_exec():
+                try:
+                    got["r"] = e.exec(cid, ["echo", "c"], timeout=1)
+                except grpc.RpcError as err:
+                    got["err"] = err
+            mark = len(d.log())
+            t = threading.Thread(target=frozen_exec)
+            t.start()
+            time.sleep(2.5)
+            # the daemon still answers while that exec waits on the frozen container
+            t0 = time.monotonic()
+            assert d.runtime().ListContainers(pb.ListContainersRequest(), timeout=10).containers
+            assert time.monotonic() - t0 < 5
+            assert path_used(d, cid, mark) == "cric-enter"
+        finally:
+            with open(state, "w") as f:
+                f.write("THAWED")
+        t.join(30)
+        assert not t.is_alive()
+        assert "err" in got and got["err"].code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        mark = len(d.log())
+        assert e.exec(cid, ["echo", "d"]).stdout == b"d\n"
+        assert path_used(d, cid, mark) == "direct"
     finally:
         e.cleanup()
 

@@ -1,0 +1,225 @@
+/* ExecSync's command started by the daemon itself, without exec'ing
+ * cric-enter: on this kind of host a process image costs more than the rest
+ * of a probe (cric-enter's exec, page faults and exit were a third of a
+ * probe's CPU). The steps are cric-enter's own (src/enter/enter_core.c):
+ *
+ *   daemon thread --clone(VM|VFORK)--> joiner --clone(VM|VFORK|PARENT)--> command
+ *
+ * - the joiner shares our memory (no page tables copied) and runs while this
+ *   thread is suspended, so it may use the thread's libc state; it resets
+ *   every signal disposition, takes the stdio, marks every other descriptor
+ *   close-on-exec, joins the container's cgroups and namespaces and starts
+ *   the command (a new PID namespace applies to children only);
+ * - the command is our child (CLONE_PARENT), in a process group of its own;
+ *   it applies the plan's credentials and execs; the joiner exits.
+ * Where the joiner could block for long, cric-enter (own process, killable
+ * at the deadline) is used instead: a frozen container (joining its freezer
+ * cgroup would freeze the joiner and hold this thread), a cpuset that
+ * migrates memory (it would move the daemon's pages), a time namespace
+ * (setns wants a process of its own). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
+
+#include "ctr/ctr_int.h"
+#include "enter/enter_core.h"
+#include "enter/fiber.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+typedef struct direct_args {
+    const enter_plan *plan;
+    char *const *cgroups;
+    size_t n_cgroups;
+    int pidfd;
+    int stdio[3];
+    int report;
+    char *const *argv;
+    char *stack_cmd; /* the command's stack: the lower half of the mapping */
+    fiber fb_join, fb_cmd;
+    pid_t cmd_pid;
+    int clone_errno;
+} direct_args;
+
+static int run_command(void *arg)
+{
+    direct_args *a = arg;
+    FIBER_IN_CHILD(&a->fb_cmd);
+    setpgid(0, 0);
+    enter_exec_command(a->plan, a->argv, a->report, false);
+}
+
+static int run_joiner(void *arg)
+{
+    direct_args *a = arg;
+    FIBER_IN_CHILD(&a->fb_join);
+    enter_signals_default();
+    for (int fd = 0; fd < 3; fd++) {
+        int rc = a->stdio[fd] == fd ? fcntl(fd, F_SETFD, 0) : dup2(a->stdio[fd], fd);
+        if (rc < 0) {
+            enter_report(a->report, "setup: stdio: %s", strerror(errno));
+            _exit(ENTER_EXIT_SETUP);
+        }
+    }
+    /* nothing of the daemon's reaches the command, whatever its flags */
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    enter_join(a->plan, a->cgroups, a->n_cgroups, a->pidfd, a->report);
+    FIBER_TO_CHILD(&a->fb_cmd, a->stack_cmd, ENTER_CHILD_STACK);
+    pid_t pid = clone(run_command, a->stack_cmd + ENTER_CHILD_STACK,
+                      CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, a);
+    if (pid < 0) {
+        a->clone_errno = errno;
+        enter_report(a->report, "setup: start the command: %s", strerror(errno));
+        _exit(ENTER_EXIT_SETUP);
+    }
+    FIBER_BACK(&a->fb_cmd);
+    a->cmd_pid = pid;
+    _exit(0);
+}
+
+/* A small control file of one of the container's cgroups, next to its
+ * cgroup.procs; "" when absent. */
+static void cgroup_file(const char *procs, const char *name, char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *slash = strrchr(procs, '/');
+    char path[4200];
+    if (!slash || (size_t)snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - procs), procs,
+                                   name) >= sizeof(path))
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, out, size - 1);
+    close(fd);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+/* Why the joiner could block here, or NULL. */
+static const char *joiner_could_block(char *const *cg, size_t ncg)
+{
+    for (size_t i = 0; i < ncg; i++) {
+        char v[64];
+        cgroup_file(cg[i], "freezer.state", v, sizeof(v));
+        if (v[0] && strncmp(v, "THAWED", 6) != 0)
+            return "the container's freezer cgroup is frozen";
+        cgroup_file(cg[i], "cgroup.freeze", v, sizeof(v));
+        if (v[0] == '1')
+            return "the container's cgroup is frozen";
+        cgroup_file(cg[i], "cpuset.memory_migrate", v, sizeof(v));
+        if (v[0] == '1')
+            return "the container's cpuset migrates memory";
+    }
+    return NULL;
+}
+
+int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const enter_plan *plan,
+                     char *const *argv, size_t argc, const int stdio[3], int report_w, int report_r,
+                     pid_t *pid, const char **why, cric_err *err)
+{
+    *pid = -1;
+    *why = NULL;
+    if (plan->ns & CLONE_NEWTIME) {
+        *why = "a time namespace";
+        return 0;
+    }
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
+    if (pidfd < 0)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+    /* the pid is the init's while the container is running: checked after
+     * the pidfd pins the process, so a recycled pid is never entered */
+    pthread_mutex_lock(&s->mu);
+    bool running = r->state == CTR_RUNNING && r->pid == init_pid;
+    pthread_mutex_unlock(&s->mu);
+    if (!running)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+    char **cg = NULL;
+    size_t ncg = 0;
+    if (ctr_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
+        return cric_err_prefix(err, "container %s: exec", r->id);
+    if ((*why = joiner_could_block(cg, ncg)) != NULL) {
+        ctr_cgroup_procs_free(cg, ncg);
+        return 0;
+    }
+    int rc = 0;
+    _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    char **args = calloc(argc + 1, sizeof(char *));
+    char *stack = MAP_FAILED;
+    if (!args || null < 0) {
+        rc = cric_err_errno(err, args ? errno : ENOMEM, "container %s: exec", r->id);
+        goto out;
+    }
+    memcpy(args, argv, argc * sizeof(char *));
+    stack = mmap(NULL, 2 * (size_t)ENTER_CHILD_STACK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        rc = cric_err_errno(err, errno, "container %s: exec: stack", r->id);
+        goto out;
+    }
+    direct_args a = {.plan = plan,
+                     .cgroups = cg,
+                     .n_cgroups = ncg,
+                     .pidfd = pidfd,
+                     .report = report_w,
+                     .argv = args,
+                     .stack_cmd = stack,
+                     .cmd_pid = -1};
+    for (int i = 0; i < 3; i++)
+        a.stdio[i] = stdio[i] >= 0 ? stdio[i] : null;
+    /* the joiner starts with every signal blocked: it runs our code with our
+     * handlers installed until it has reset them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    FIBER_TO_CHILD(&a.fb_join, stack + ENTER_CHILD_STACK, ENTER_CHILD_STACK);
+    pid_t joiner = clone(run_joiner, stack + 2 * (size_t)ENTER_CHILD_STACK,
+                         CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    int clone_err = errno;
+    if (joiner < 0)
+        FIBER_IN_CHILD(&a.fb_join); /* it never ran: switch back from where we are */
+    FIBER_BACK(&a.fb_join);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (joiner < 0) {
+        rc = cric_err_errno(err, clone_err, "container %s: exec: clone", r->id);
+        goto out;
+    }
+    int status = 0;
+    while (waitpid(joiner, &status, __WALL) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && a.cmd_pid > 0) {
+        *pid = a.cmd_pid;
+        rc = 1;
+        goto out;
+    }
+    /* the joiner's report, or how it ended */
+    char msg[600];
+    struct pollfd pfd = {.fd = report_r, .events = POLLIN};
+    ssize_t n = poll(&pfd, 1, 0) == 1 ? read(report_r, msg, sizeof(msg) - 1) : 0;
+    msg[n > 0 ? n : 0] = '\0';
+    msg[strcspn(msg, "\n")] = '\0';
+    if (msg[0])
+        rc = cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: exec: %s", r->id, msg);
+    else
+        rc = cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: exec: joiner status 0x%x", r->id,
+                          (unsigned)status);
+out:
+    if (stack != MAP_FAILED) {
+        FIBER_STACK_CLEAN(stack, 2 * (size_t)ENTER_CHILD_STACK);
+        munmap(stack, 2 * (size_t)ENTER_CHILD_STACK);
+    }
+    free(args);
+    ctr_cgroup_procs_free(cg, ncg);
+    return rc;
+}
