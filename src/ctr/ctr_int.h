@@ -90,6 +90,12 @@ struct ctr_service {
 
     pthread_mutex_t persist_mu; /* orders the database writes */
 
+    /* enter_direct.c: child stacks kept for the next ExecSync (a fresh
+     * mapping costs page faults and its unmapping a TLB shootdown) */
+    pthread_mutex_t stacks_mu;
+    void *stacks[8];
+    size_t n_stacks;
+
     /* watch.c */
     int epfd, wake_fd;
     struct watch_item *watch_items;
@@ -164,6 +170,8 @@ int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan
 int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const struct enter_plan *plan,
                      char *const *argv, size_t argc, const int stdio[3], int report_w, int report_r,
                      pid_t *pid, const char **why, cric_err *err);
+/* enter_direct.c: unmaps the kept child stacks. */
+void ctr_enter_direct_stacks_free(ctr_service *s);
 /* enter_spawn.c: the cgroup.procs of every hierarchy pid is in (freed with
  * ctr_cgroup_procs_free). */
 int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err);

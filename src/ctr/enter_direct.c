@@ -31,8 +31,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/close_range.h>
-
 #include "ctr/ctr_int.h"
 #include "enter/enter_core.h"
 #include "enter/fiber.h"
@@ -73,8 +71,15 @@ static int run_joiner(void *arg)
             _exit(ENTER_EXIT_SETUP);
         }
     }
-    /* nothing of the daemon's reaches the command, whatever its flags */
-    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* nothing of the daemon's reaches the command, and the command's clone
+     * copies no descriptor table of hundreds: all but the two we use go */
+    int lo = a->pidfd < a->report ? a->pidfd : a->report;
+    int hi = a->pidfd < a->report ? a->report : a->pidfd;
+    if (lo > 3)
+        syscall(SYS_close_range, 3, lo - 1, 0);
+    if (hi > lo + 1)
+        syscall(SYS_close_range, lo + 1, hi - 1, 0);
+    syscall(SYS_close_range, hi + 1, ~0U, 0);
     enter_join(a->plan, a->cgroups, a->n_cgroups, a->pidfd, a->report);
     FIBER_TO_CHILD(&a->fb_cmd, a->stack_cmd, ENTER_CHILD_STACK);
     pid_t pid = clone(run_command, a->stack_cmd + ENTER_CHILD_STACK,
@@ -107,22 +112,90 @@ static void cgroup_file(const char *procs, const char *name, char *out, size_t s
     out[n > 0 ? n : 0] = '\0';
 }
 
-/* Why the joiner could block here, or NULL. */
-static const char *joiner_could_block(char *const *cg, size_t ncg)
+static bool under(const char *path, const char *mount)
 {
+    size_t n = mount ? strlen(mount) : 0;
+    return n && strncmp(path, mount, n) == 0 && path[n] == '/';
+}
+
+static bool has_controller(const char *ctrls, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *c = ctrls; c && *c;) {
+        const char *e = strchrnul(c, ',');
+        if ((size_t)(e - c) == n && strncmp(c, name, n) == 0)
+            return true;
+        c = *e ? e + 1 : e;
+    }
+    return false;
+}
+
+/* Why the joiner could block here, or NULL. Only the hierarchies that can
+ * freeze or migrate memory are read. */
+static const char *joiner_could_block(const ctr_service *s, char *const *cg, size_t ncg)
+{
+    char v[64];
     for (size_t i = 0; i < ncg; i++) {
-        char v[64];
-        cgroup_file(cg[i], "freezer.state", v, sizeof(v));
-        if (v[0] && strncmp(v, "THAWED", 6) != 0)
-            return "the container's freezer cgroup is frozen";
-        cgroup_file(cg[i], "cgroup.freeze", v, sizeof(v));
-        if (v[0] == '1')
-            return "the container's cgroup is frozen";
-        cgroup_file(cg[i], "cpuset.memory_migrate", v, sizeof(v));
-        if (v[0] == '1')
-            return "the container's cpuset migrates memory";
+        if (under(cg[i], s->cg.v2)) {
+            cgroup_file(cg[i], "cgroup.freeze", v, sizeof(v));
+            if (v[0] == '1')
+                return "the container's cgroup is frozen";
+            continue;
+        }
+        for (size_t k = 0; k < s->cg.n_v1; k++) {
+            if (!under(cg[i], s->cg.v1[k]))
+                continue;
+            if (has_controller(s->cg.v1_ctrls[k], "freezer")) {
+                cgroup_file(cg[i], "freezer.state", v, sizeof(v));
+                if (v[0] && strncmp(v, "THAWED", 6) != 0)
+                    return "the container's freezer cgroup is frozen";
+            }
+            if (has_controller(s->cg.v1_ctrls[k], "cpuset")) {
+                cgroup_file(cg[i], "cpuset.memory_migrate", v, sizeof(v));
+                if (v[0] == '1')
+                    return "the container's cpuset migrates memory";
+            }
+            break;
+        }
     }
     return NULL;
+}
+
+#define STACKS_SIZE (2 * (size_t)ENTER_CHILD_STACK)
+
+static char *stack_get(ctr_service *s)
+{
+    void *st = NULL;
+    pthread_mutex_lock(&s->stacks_mu);
+    if (s->n_stacks)
+        st = s->stacks[--s->n_stacks];
+    pthread_mutex_unlock(&s->stacks_mu);
+    if (!st) {
+        st = mmap(NULL, STACKS_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (st == MAP_FAILED)
+            return NULL;
+    }
+    return st;
+}
+
+static void stack_put(ctr_service *s, char *st)
+{
+    FIBER_STACK_CLEAN(st, STACKS_SIZE);
+    pthread_mutex_lock(&s->stacks_mu);
+    bool kept = s->n_stacks < ARRAY_LEN(s->stacks);
+    if (kept)
+        s->stacks[s->n_stacks++] = st;
+    pthread_mutex_unlock(&s->stacks_mu);
+    if (!kept)
+        munmap(st, STACKS_SIZE);
+}
+
+void ctr_enter_direct_stacks_free(ctr_service *s)
+{
+    for (size_t i = 0; i < s->n_stacks; i++)
+        munmap(s->stacks[i], STACKS_SIZE);
+    s->n_stacks = 0;
 }
 
 int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const enter_plan *plan,
@@ -149,22 +222,21 @@ int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const enter_pla
     size_t ncg = 0;
     if (ctr_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
         return cric_err_prefix(err, "container %s: exec", r->id);
-    if ((*why = joiner_could_block(cg, ncg)) != NULL) {
+    if ((*why = joiner_could_block(s, cg, ncg)) != NULL) {
         ctr_cgroup_procs_free(cg, ncg);
         return 0;
     }
     int rc = 0;
     _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     char **args = calloc(argc + 1, sizeof(char *));
-    char *stack = MAP_FAILED;
+    char *stack = NULL;
     if (!args || null < 0) {
         rc = cric_err_errno(err, args ? errno : ENOMEM, "container %s: exec", r->id);
         goto out;
     }
     memcpy(args, argv, argc * sizeof(char *));
-    stack = mmap(NULL, 2 * (size_t)ENTER_CHILD_STACK, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
+    stack = stack_get(s);
+    if (!stack) {
         rc = cric_err_errno(err, errno, "container %s: exec: stack", r->id);
         goto out;
     }
@@ -184,8 +256,7 @@ int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const enter_pla
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     FIBER_TO_CHILD(&a.fb_join, stack + ENTER_CHILD_STACK, ENTER_CHILD_STACK);
-    pid_t joiner = clone(run_joiner, stack + 2 * (size_t)ENTER_CHILD_STACK,
-                         CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    pid_t joiner = clone(run_joiner, stack + STACKS_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
     int clone_err = errno;
     if (joiner < 0)
         FIBER_IN_CHILD(&a.fb_join); /* it never ran: switch back from where we are */
@@ -215,10 +286,8 @@ int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const enter_pla
         rc = cric_err_set(err, CRIC_ERR_INTERNAL, "container %s: exec: joiner status 0x%x", r->id,
                           (unsigned)status);
 out:
-    if (stack != MAP_FAILED) {
-        FIBER_STACK_CLEAN(stack, 2 * (size_t)ENTER_CHILD_STACK);
-        munmap(stack, 2 * (size_t)ENTER_CHILD_STACK);
-    }
+    if (stack)
+        stack_put(s, stack);
     free(args);
     ctr_cgroup_procs_free(cg, ncg);
     return rc;

@@ -453,6 +453,7 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
     s->pods = pods;
     s->epfd = s->wake_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->stacks_mu, NULL);
     s->exes = sealed_exes_new();
     pthread_mutex_init(&s->persist_mu, NULL);
     if (asprintf(&s->state_dir, "%s/containers", cfg->state) < 0 ||
@@ -513,6 +514,8 @@ void ctr_service_free(ctr_service *s)
     free(s->root_dir);
     free(s->exec_dir);
     sealed_exes_free(s->exes);
+    ctr_enter_direct_stacks_free(s);
+    pthread_mutex_destroy(&s->stacks_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->persist_mu);
     free(s);
