@@ -152,11 +152,17 @@ def test_fast_path_exit_codes_output_and_timeout(make_daemon, pb, images):  # no
     e = Env(d, pb, images, "crun")
     try:
         sid = e.pod()
-        cid = e.run(sid, e.config("x", ["top"]))
+        # an oom_score_adj of its own: the direct path's children share the
+        # daemon's memory, yet the daemon's own value must stay as it was
+        res = pb.LinuxContainerResources(oom_score_adj=700)
+        cid = e.run(sid, e.config("x", ["top"], linux=pb.LinuxContainerConfig(resources=res)))
+        daemon_oom = open("/proc/%d/oom_score_adj" % d.proc.pid).read()
         mark = len(d.log())
         r = e.exec(cid, ["sh", "-c", "echo o; echo e >&2; exit 7"])
         assert (r.stdout, r.stderr, r.exit_code) == (b"o\n", b"e\n", 7)
         assert path_used(d, cid, mark) == "direct"
+        assert e.exec(cid, ["cat", "/proc/self/oom_score_adj"]).stdout == b"700\n"
+        assert open("/proc/%d/oom_score_adj" % d.proc.pid).read() == daemon_oom
         r = e.exec(cid, ["sh", "-c", "kill -TERM $$"])
         assert r.exit_code == 128 + 15
         r = e.exec(cid, ["no-such-command"])
