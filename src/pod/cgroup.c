@@ -226,8 +226,10 @@ static void cpuset_inherit(const char *dir)
     }
 }
 
-int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, size_t *n_out,
-                  cric_err *err)
+/* The directories of rel and its parents under every hierarchy that do not
+ * exist: made (make) or only listed, in creation order. */
+static int cgroup_walk(const cgroup_mounts *m, const char *rel, bool make, char ***created_out,
+                       size_t *n_out, cric_err *err)
 {
     _cleanup_strv_ char **dirs = NULL;
     size_t nd = 0;
@@ -250,7 +252,9 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, 
                 continue;
             char saved = path[k];
             path[k] = '\0';
-            if (mkdir(path, 0755) == 0) {
+            struct stat st;
+            bool missing = make ? mkdir(path, 0755) == 0 : stat(path, &st) < 0 && errno == ENOENT;
+            if (missing) {
                 created[nc] = strdup(path);
                 if (!created[nc]) {
                     cgroup_remove(created, nc, NULL, NULL, NULL);
@@ -258,9 +262,9 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, 
                     return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
                 }
                 nc++;
-                if (is_cpuset)
+                if (make && is_cpuset)
                     cpuset_inherit(path);
-            } else if (errno != EEXIST) {
+            } else if (make && errno != EEXIST) {
                 int e = errno;
                 cgroup_remove(created, nc, NULL, NULL, NULL);
                 cleanup_strvp(&created);
@@ -274,6 +278,18 @@ int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created_out, 
     *created_out = created;
     *n_out = nc;
     return 0;
+}
+
+int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created, size_t *n,
+                  cric_err *err)
+{
+    return cgroup_walk(m, rel, true, created, n, err);
+}
+
+int cgroup_missing(const cgroup_mounts *m, const char *rel, char ***missing, size_t *n,
+                   cric_err *err)
+{
+    return cgroup_walk(m, rel, false, missing, n, err);
 }
 
 static bool has_child_cgroup(const char *dir)

@@ -36,6 +36,9 @@ int cgroup_dirs(const cgroup_mounts *m, const char *rel, char ***dirs, size_t *n
  * did not exist before, in creation order (caller frees the strv). */
 int cgroup_create(const cgroup_mounts *m, const char *rel, char ***created, size_t *n,
                   cric_err *err);
+/* What cgroup_create would make now: the directories that do not exist. */
+int cgroup_missing(const cgroup_mounts *m, const char *rel, char ***missing, size_t *n,
+                   cric_err *err);
 /* Applies overhead + resources (either may be NULL). */
 int cgroup_apply(const cgroup_mounts *m, const char *rel, const pod_resources *overhead,
                  const pod_resources *res, cric_err *err);

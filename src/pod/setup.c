@@ -215,6 +215,22 @@ static int files_up(const pod_info *p, const pod_config *c, cric_err *err)
     return copy_host_file(p, "/etc/resolv.conf", "resolv.conf", err);
 }
 
+/* The "cgroups" record lists what a removal of this sandbox takes away. */
+static int record_cgroups(const pod_info *p, char **dirs, size_t n, cric_err *err)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(dirs[i]) + 1;
+    _cleanup_free_ char *text = calloc(1, len);
+    if (!text)
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        strcat(text, dirs[i]);
+        strcat(text, "\n");
+    }
+    return write_text(p, "cgroups", text, err);
+}
+
 static int cgroup_up(pod_service *s, const pod_info *p, const pod_config *c, cric_err *err)
 {
     if (!p->cgroup_parent[0])
@@ -222,25 +238,22 @@ static int cgroup_up(pod_service *s, const pod_info *p, const pod_config *c, cri
     char rel[1024];
     if (cgroup_parent_relpath(p->cgroup_parent, rel, sizeof(rel), err) < 0)
         return -1;
+    /* What is about to be made is recorded first: a daemon killed between
+     * the mkdirs and the record left directories nobody knew of (found by
+     * the kill -9 harness). A directory another pod makes in between is
+     * shared, and removed by the last removal that finds it unused. */
     char **created = NULL;
     size_t n = 0;
+    if (cgroup_missing(&s->cg, rel, &created, &n, err) < 0)
+        return cric_err_prefix(err, "sandbox %.12s: ", p->id);
+    int rc = n ? record_cgroups(p, created, n, err) : 0;
+    cleanup_strvp(&created);
+    if (rc < 0)
+        return -1;
     if (cgroup_create(&s->cg, rel, &created, &n, err) < 0)
         return cric_err_prefix(err, "sandbox %.12s: ", p->id);
-    /* Record what we created before anything else can fail. */
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(created[i]) + 1;
-    _cleanup_free_ char *text = calloc(1, len);
-    int rc = 0;
-    if (!text) {
-        rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            strcat(text, created[i]);
-            strcat(text, "\n");
-        }
-        rc = write_text(p, "cgroups", text, err);
-    }
+    /* then exactly what was made */
+    rc = record_cgroups(p, created, n, err);
     if (rc < 0)
         cgroup_remove(created, n, NULL, NULL, NULL);
     cleanup_strvp(&created);

@@ -371,7 +371,17 @@ def verify(h, problems, bridge, ipam):
         problems.append(tag + "shim of unlisted container %s" % cid[:12])
     for cid, x in ctrs.items():
         if x.state in (pb.CONTAINER_CREATED, pb.CONTAINER_RUNNING) and cid not in hv["shims"]:
-            problems.append(tag + "container %s is %d but has no shim" % (cid[:12], x.state))
+            # listed before the host was read: a container whose stop was in
+            # flight may have exited in between, its shim gone with it; the
+            # daemon must then report the exit promptly
+            st = x.state
+            deadline = time.monotonic() + 5
+            while st in (pb.CONTAINER_CREATED, pb.CONTAINER_RUNNING) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+                st = c.status(cid).state
+            if st in (pb.CONTAINER_CREATED, pb.CONTAINER_RUNNING):
+                problems.append(tag + "container %s is %d but has no shim" % (cid[:12], st))
     for mp in hv["mounts"]:
         rel = os.path.relpath(mp, d.state) if mp.startswith(d.state) else mp
         parts = rel.split("/")

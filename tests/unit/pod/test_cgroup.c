@@ -3,8 +3,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pod/cgroup.h"
 
@@ -86,13 +89,69 @@ static void weights(void **state)
     assert_int_equal(cgroup_shares_to_weight(262144), 10000);
 }
 
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* cgroup_missing lists exactly what cgroup_create then makes (the sandbox
+ * records it before the mkdirs), parents first; two plain directories stand
+ * in for two hierarchies. */
+static void missing_then_create(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/cric-cg-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char a[64], b[64], pre[96];
+    snprintf(a, sizeof(a), "%s/a", root);
+    snprintf(b, sizeof(b), "%s/b", root);
+    snprintf(pre, sizeof(pre), "%s/a/pods", root);
+    assert_int_equal(mkdir(a, 0755), 0);
+    assert_int_equal(mkdir(b, 0755), 0);
+    assert_int_equal(mkdir(pre, 0755), 0); /* the parent exists in one hierarchy */
+    cgroup_mounts m = {0};
+    m.v1[0] = a;
+    m.v1_ctrls[0] = "memory";
+    m.n_v1 = 1;
+    m.v2 = b;
+    cric_err err = {0};
+    char **missing, **created;
+    size_t nm, nc;
+    assert_int_equal(cgroup_missing(&m, "pods/p1", &missing, &nm, &err), 0);
+    assert_int_equal(nm, 3);
+    char want[3][128];
+    snprintf(want[0], sizeof(want[0]), "%s/pods/p1", a);
+    snprintf(want[1], sizeof(want[1]), "%s/pods", b);
+    snprintf(want[2], sizeof(want[2]), "%s/pods/p1", b);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(missing[i], want[i]);
+    struct stat st;
+    assert_int_equal(stat(want[0], &st), -1); /* listing made nothing */
+    assert_int_equal(cgroup_create(&m, "pods/p1", &created, &nc, &err), 0);
+    assert_int_equal(nc, nm);
+    for (size_t i = 0; i < nc; i++)
+        assert_string_equal(created[i], missing[i]);
+    free_strv(missing, nm);
+    assert_int_equal(cgroup_missing(&m, "pods/p1", &missing, &nm, &err), 0);
+    assert_int_equal(nm, 0);
+    free_strv(missing, nm);
+    for (size_t i = nc; i-- > 0;)
+        assert_int_equal(rmdir(created[i]), 0);
+    free_strv(created, nc);
+    assert_int_equal(rmdir(pre), 0);
+    assert_int_equal(rmdir(a), 0);
+    assert_int_equal(rmdir(b), 0);
+    assert_int_equal(rmdir(root), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(mountinfo_hybrid),
-        cmocka_unit_test(mountinfo_pure_v2),
-        cmocka_unit_test(parent_paths),
-        cmocka_unit_test(weights),
+        cmocka_unit_test(mountinfo_hybrid),    cmocka_unit_test(mountinfo_pure_v2),
+        cmocka_unit_test(parent_paths),        cmocka_unit_test(weights),
+        cmocka_unit_test(missing_then_create),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
