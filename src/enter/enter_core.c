@@ -330,18 +330,46 @@ static int exec_command(char *const *argv, char *const *env)
  * user's directory in the container's /etc/passwd, else "/". Read with
  * plain read(2) into the caller's buffer: this may run in a child sharing
  * its parent's memory. */
-static void home_of(uint32_t uid, char *home, size_t size)
+/* One /etc/passwd line (name:pw:uid:gid:gecos:dir:shell, modified in
+ * place): true when it is uid's, with HOME set from its directory. */
+static bool passwd_home(char *line, uint32_t uid, char *home, size_t size)
+{
+    char *field[7] = {0};
+    char *s = line;
+    size_t n = 0;
+    for (; n < 7 && s; n++) {
+        field[n] = s;
+        s = strchr(s, ':');
+        if (s)
+            *s++ = '\0';
+    }
+    if (n < 6 || !field[2][0])
+        return false;
+    char *end;
+    unsigned long u = strtoul(field[2], &end, 10);
+    if (*end || u != uid)
+        return false;
+    if (field[5][0])
+        snprintf(home, size, "HOME=%s", field[5]);
+    return true;
+}
+
+void enter_home_of(const char *passwd, uint32_t uid, char *home, size_t size)
 {
     snprintf(home, size, "HOME=/");
-    int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+    int fd = open(passwd, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
     char buf[8192];
     size_t have = 0;
-    bool eof = false;
+    bool eof = false, skipping = false; /* skipping: the rest of an overlong line */
     for (;;) {
         char *nl = memchr(buf, '\n', have);
-        if (!nl && !eof && have < sizeof(buf)) {
+        if (!nl && !eof) {
+            if (have == sizeof(buf)) {
+                skipping = true;
+                have = 0;
+            }
             ssize_t n = read(fd, buf + have, sizeof(buf) - have);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -351,38 +379,16 @@ static void home_of(uint32_t uid, char *home, size_t size)
                 have += (size_t)n;
             continue;
         }
-        if (!nl) {
-            if (!have)
+        if (!nl) { /* the last line, without a newline */
+            if (!have || skipping || have == sizeof(buf))
                 break;
-            if (have == sizeof(buf)) { /* a line longer than the buffer: skip it */
-                have = 0;
-                continue;
-            }
-            nl = buf + have; /* the last line, without a newline */
-            if (have < sizeof(buf))
-                *nl = '\0';
+            nl = buf + have;
         }
         *nl = '\0';
         size_t line_len = (size_t)(nl - buf) + 1;
-        /* name:pw:uid:gid:gecos:dir:shell */
-        char *field[7] = {0};
-        char *s = buf;
-        size_t n = 0;
-        for (; n < 7 && s; n++) {
-            field[n] = s;
-            s = strchr(s, ':');
-            if (s)
-                *s++ = '\0';
-        }
-        if (n >= 6 && field[2][0]) {
-            char *end;
-            unsigned long u = strtoul(field[2], &end, 10);
-            if (!*end && u == uid) {
-                if (field[5][0])
-                    snprintf(home, size, "HOME=%s", field[5]);
-                break;
-            }
-        }
+        if (!skipping && passwd_home(buf, uid, home, size))
+            break;
+        skipping = false;
         if (line_len > have)
             break;
         memmove(buf, buf + line_len, have - line_len);
@@ -457,7 +463,7 @@ _Noreturn void enter_exec_command(const enter_plan *p, char *const *argv, int er
     }
     size_t n_env = p->n_env;
     if (!has_home) {
-        home_of(p->uid, home, sizeof(home));
+        enter_home_of("/etc/passwd", p->uid, home, sizeof(home));
         env[n_env++] = home;
     }
     env[n_env] = NULL;

@@ -63,6 +63,10 @@ void enter_join(const enter_plan *p, char *const *cgroup_procs, size_t n_cgroups
  * no_new_privs, cwd and execve. Never returns. */
 _Noreturn void enter_exec_command(const enter_plan *p, char *const *argv, int errfd, bool terminal);
 
+/* "HOME=<dir>" of uid in a passwd file (read with read(2) into a stack
+ * buffer), "HOME=/" when it has none, as crun and runc set it. */
+void enter_home_of(const char *passwd, uint32_t uid, char *home, size_t size);
+
 /* Every signal back to its default disposition (raw rt_sigaction, which
  * takes every number, glibc's internal ones too). */
 void enter_signals_default(void);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "enter/enter_core.h"
 
@@ -187,6 +188,52 @@ static void test_environment_cap(void **state)
     refuse(&b, "env");
 }
 
+static void home_case(const char *text, uint32_t uid, const char *want)
+{
+    char path[] = "/tmp/cric-passwd-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char home[4200];
+    enter_home_of(path, uid, home, sizeof(home));
+    unlink(path);
+    assert_string_equal(home, want);
+}
+
+/* HOME from the container's /etc/passwd (read without stdio: it runs in a
+ * child sharing the daemon's memory) */
+static void test_home(void **state)
+{
+    (void)state;
+    home_case("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n", 1000,
+              "HOME=/home/app");
+    home_case("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh", 1000,
+              "HOME=/home/app"); /* no final newline */
+    home_case("root:x:0:0:root:/root:/bin/sh\n", 1000, "HOME=/");
+    home_case("nobody:x:1000:1000:::/bin/sh\n", 1000, "HOME=/"); /* empty dir */
+    home_case("bad:x:10x0:1::/bad:/bin/sh\nok:x:100:1::/ok:/bin/sh\n", 100, "HOME=/ok");
+    home_case("", 0, "HOME=/");
+    /* an overlong line, whose tail looks like an entry for the uid, is
+     * skipped whole; the entry after it is found */
+    static char big[40000];
+    size_t n = 0;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "long:x:5:5:");
+    memset(big + n, 'g', 20000);
+    n += 20000;
+    n += (size_t)snprintf(big + n, sizeof(big) - n,
+                          "\ntail:x:7:7::/wrong:/bin/sh\nx:x:7:7::/right:/bin/sh\n");
+    /* make the tail of the long line itself look like uid 7's entry */
+    memcpy(big + 11 + 20000 - 24, ":x:7:7::/tail-of-long:/", 23);
+    home_case(big, 7, "HOME=/wrong");
+    /* many lines crossing the buffer's boundary */
+    n = 0;
+    for (int i = 0; i < 600; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "u%d:x:%d:%d::/home/u%d:/bin/sh\n", i,
+                              2000 + i, 2000 + i, i);
+    home_case(big, 2599, "HOME=/home/u599");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_minimal_plan_has_an_empty_environment),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_environment_cap),
+        cmocka_unit_test(test_home),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
