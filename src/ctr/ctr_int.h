@@ -172,6 +172,11 @@ int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const struct en
                      pid_t *pid, const char **why, cric_err *err);
 /* enter_direct.c: unmaps the kept child stacks. */
 void ctr_enter_direct_stacks_free(ctr_service *s);
+/* enter_spawn.c: what both exec paths start from: a pidfd pinning the
+ * running container's init (PRECONDITION when it is not running) and the
+ * cgroup.procs of its hierarchies (freed with ctr_cgroup_procs_free). */
+int ctr_enter_target(ctr_service *s, ctr_rec *r, pid_t init_pid, int *pidfd, char ***cg,
+                     size_t *ncg, cric_err *err);
 /* enter_spawn.c: the cgroup.procs of every hierarchy pid is in (freed with
  * ctr_cgroup_procs_free). */
 int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err);

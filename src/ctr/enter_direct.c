@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,7 +47,6 @@ typedef struct direct_args {
     char *stack_cmd; /* the command's stack: the lower half of the mapping */
     fiber fb_join, fb_cmd;
     pid_t cmd_pid;
-    int clone_errno;
 } direct_args;
 
 static int run_command(void *arg)
@@ -85,7 +83,6 @@ static int run_joiner(void *arg)
     pid_t pid = clone(run_command, a->stack_cmd + ENTER_CHILD_STACK,
                       CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, a);
     if (pid < 0) {
-        a->clone_errno = errno;
         enter_report(a->report, "setup: start the command: %s", strerror(errno));
         _exit(ENTER_EXIT_SETUP);
     }
@@ -208,20 +205,11 @@ int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const enter_pla
         *why = "a time namespace";
         return 0;
     }
-    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
-    if (pidfd < 0)
-        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
-    /* the pid is the init's while the container is running: checked after
-     * the pidfd pins the process, so a recycled pid is never entered */
-    pthread_mutex_lock(&s->mu);
-    bool running = r->state == CTR_RUNNING && r->pid == init_pid;
-    pthread_mutex_unlock(&s->mu);
-    if (!running)
-        return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+    _cleanup_close_ int pidfd = -1;
     char **cg = NULL;
     size_t ncg = 0;
-    if (ctr_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
-        return cric_err_prefix(err, "container %s: exec", r->id);
+    if (ctr_enter_target(s, r, init_pid, &pidfd, &cg, &ncg, err) < 0)
+        return -1;
     if ((*why = joiner_could_block(s, cg, ncg)) != NULL) {
         ctr_cgroup_procs_free(cg, ncg);
         return 0;

@@ -87,16 +87,14 @@ int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err
     return 0;
 }
 
-/* Starts cric-enter in its own process group with stdio[0..2] (-1:
- * /dev/null), the init's pidfd as fd 3, the report pipe as fd 4 and, for a
- * terminal, the console socket as fd 5. */
-int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan, char *const *argv,
-                    size_t argc, const int stdio[3], int report_w, int console, pid_t *pid,
-                    cric_err *err)
+int ctr_enter_target(ctr_service *s, ctr_rec *r, pid_t init_pid, int *pidfd, char ***cg,
+                     size_t *ncg, cric_err *err)
 {
-    *pid = -1;
-    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
-    if (pidfd < 0)
+    *pidfd = -1;
+    *cg = NULL;
+    *ncg = 0;
+    _cleanup_close_ int fd = (int)syscall(SYS_pidfd_open, init_pid, 0);
+    if (fd < 0)
         return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
     /* the pid is the init's while the container is running: checked after
      * the pidfd pins the process, so a recycled pid is never entered */
@@ -105,10 +103,26 @@ int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan
     pthread_mutex_unlock(&s->mu);
     if (!running)
         return cric_err_set(err, CRIC_ERR_PRECONDITION, "container %s is not running", r->id);
+    if (ctr_cgroup_procs(s, init_pid, cg, ncg, err) < 0)
+        return cric_err_prefix(err, "container %s: exec", r->id);
+    *pidfd = fd;
+    fd = -1;
+    return 0;
+}
+
+/* Starts cric-enter in its own process group with stdio[0..2] (-1:
+ * /dev/null), the init's pidfd as fd 3, the report pipe as fd 4 and, for a
+ * terminal, the console socket as fd 5. */
+int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan, char *const *argv,
+                    size_t argc, const int stdio[3], int report_w, int console, pid_t *pid,
+                    cric_err *err)
+{
+    *pid = -1;
+    _cleanup_close_ int pidfd = -1;
     char **cg = NULL;
     size_t ncg = 0;
-    if (ctr_cgroup_procs(s, init_pid, &cg, &ncg, err) < 0)
-        return cric_err_prefix(err, "container %s: exec", r->id);
+    if (ctr_enter_target(s, r, init_pid, &pidfd, &cg, &ncg, err) < 0)
+        return -1;
     _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     const char **args = calloc(4 + ncg + argc + 1, sizeof(char *));
     char ncg_s[24];
