@@ -15,18 +15,8 @@
 #                       [--rss-containers N] [--probe-containers N] [--probe-seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARGS=()
-WITH_CONTAINERD=0
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --with-containerd) WITH_CONTAINERD=1 ;;
-    --count|--exec-count|--list-count|--rss-containers|--probe-containers|--probe-seconds)
-        ARGS+=("$1" "$2"); shift ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
-    esac
-    shift
-done
 . bench/lib.sh
+bench_args "--count|--exec-count|--list-count|--rss-containers|--probe-containers|--probe-seconds" "$@"
 IMAGE_PATH=e2e-test-images/busybox:1.29-2
 bench_registry
 bench_start_cric

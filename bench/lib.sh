@@ -18,6 +18,28 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# The wrappers' arguments: --with-containerd sets WITH_CONTAINERD=1; the
+# options matching $1 (an extended regex such as "--size|--count") take a
+# value and are passed on in ARGS; anything else is a usage error.
+bench_args() {
+    local takes=$1
+    shift
+    ARGS=()
+    WITH_CONTAINERD=0
+    while [ $# -gt 0 ]; do
+        if [ "$1" = --with-containerd ]; then
+            WITH_CONTAINERD=1
+        elif [[ "$1" =~ ^($takes)$ ]]; then
+            ARGS+=("$1" "$2")
+            shift
+        else
+            echo "unknown argument $1" >&2
+            exit 2
+        fi
+        shift
+    done
+}
+
 bench_registry() {
     (echo > /dev/tcp/127.0.0.1/5000) 2>/dev/null && return 0
     mkdir -p "$tmp/registry"

@@ -22,18 +22,10 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-BUILD=${CRIC_RELEASE_BUILD_DIR:-build}
-[ -x "$BUILD/src/daemon/cric" ] || make build >/dev/null
-TOOLS=$(cd .. && pwd)/shared/tools
-
-tmp=$(mktemp -d /tmp/cric-bench.XXXXXX)
-state=$(mktemp -d /run/cric-bench.XXXXXX)
-cric_pid=
-reg_pid=
+. bench/lib.sh
 nat_before=$(iptables-save -t nat | awk '/^:/ {print substr($1, 2)}' | sort)
 cleanup() {
-    [ -n "$cric_pid" ] && kill "$cric_pid" 2>/dev/null && wait "$cric_pid" 2>/dev/null || true
-    [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null || true
+    bench_cleanup
     ip link del cric-b0 2>/dev/null || true
     # nat chains that portmap created during the run (not containerd's, which keeps running)
     if [ "$WITH_CONTAINERD" = 0 ]; then
@@ -45,8 +37,6 @@ cleanup() {
             iptables -t nat -X "$c" || true
         done
     fi
-    rm -rf "$tmp"
-    rmdir "$state/sandboxes" "$state" 2>/dev/null || true
 }
 trap cleanup EXIT
 mkdir -p "$tmp/cni"
@@ -57,31 +47,16 @@ cat > "$tmp/cni/10-bench.conflist" <<JSON
             "ranges": [[{"subnet": "10.231.0.0/16"}]]}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
 JSON
-echo "{\"cni\": {\"conf_dir\": \"$tmp/cni\"}}" > "$tmp/config.json"
-"$BUILD/src/daemon/cric" --config "$tmp/config.json" --listen "$tmp/cric.sock" --root "$tmp/root" \
-    --state "$state" --log-level warn &
-cric_pid=$!
-for _ in $(seq 100); do [ -S "$tmp/cric.sock" ] && break; sleep 0.05; done
+bench_start_cric
 
 c_cni=$(bench/sandbox.py "unix://$tmp/cric.sock" --count "$COUNT" --label cric)
 echo "$c_cni"
 c_host=$(bench/sandbox.py "unix://$tmp/cric.sock" --count "$COUNT" --label cric --host-network)
 echo "$c_host"
-kill "$cric_pid"; wait "$cric_pid" || true; cric_pid=
+bench_stop_cric
 
 if [ "$WITH_CONTAINERD" = 1 ]; then
-    if ! (echo > /dev/tcp/127.0.0.1/5000) 2>/dev/null; then
-        mkdir -p "$tmp/registry"
-        cat > "$tmp/registry.yml" <<YML
-version: 0.1
-storage: {filesystem: {rootdirectory: $tmp/registry}}
-http: {addr: 127.0.0.1:5000}
-YML
-        docker-registry serve "$tmp/registry.yml" >"$tmp/registry.log" 2>&1 &
-        reg_pid=$!
-        for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/5000) 2>/dev/null && break; sleep 0.1; done
-        /usr/bin/python3 "$TOOLS/testimages.py" 127.0.0.1:5000 >/dev/null
-    fi
+    bench_registry
     ep=$("$TOOLS/containerd-anchor.sh" start)
     d_cni=$(bench/sandbox.py "$ep" --count "$COUNT" --label containerd)
     echo "$d_cni"

@@ -9,17 +9,8 @@
 #   bench/stats.sh [--with-containerd] [--containers N] [--calls M] [--exits K]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARGS=()
-WITH_CONTAINERD=0
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --with-containerd) WITH_CONTAINERD=1 ;;
-    --containers|--calls|--exits) ARGS+=("$1" "$2"); shift ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
-    esac
-    shift
-done
 . bench/lib.sh
+bench_args "--containers|--calls|--exits" "$@"
 IMAGE=localhost:5000/library/busybox:latest
 bench_registry
 bench_start_cric
