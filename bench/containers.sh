@@ -43,7 +43,8 @@ out = "ratios cric/containerd: start p50 %.3f, ExecSync p50 %.3f, CPU per ExecSy
     r("start_p50_ms"), r("exec_p50_ms"), r("exec_cpu_ms_per_call"))
 out += ", start p99 %.3f, ExecSync p99 %.3f" % (r("start_p99_ms"), r("exec_p99_ms"))
 if "list_p50_ms" in c and "list_p50_ms" in d:
-    out += ", ListContainers p50 %.3f" % r("list_p50_ms")
+    out += ", ListContainers p50 %.3f (decoded by the client: %.3f)" % (
+        r("list_p50_ms"), r("list_decoded_p50_ms"))
 if "busy_cpu_s_per_1000_probes" in c and "busy_cpu_s_per_1000_probes" in d:
     out += ", busy CPU per 1000 probes %.3f" % r("busy_cpu_s_per_1000_probes")
     out += ", probe-process CPU per 1000 probes %.3f" % r("proc_cpu_s_per_1000_probes")

@@ -131,29 +131,33 @@ Runtime__V1__ContainerStatus *cri_ctr_status(cri_arena *a, const ctr_info *c)
     return s;
 }
 
+void cri_ctr_filter(cri_arena *a, const Runtime__V1__ContainerFilter *in, ctr_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+    if (!in)
+        return;
+    f->id = in->id;
+    f->pod_id = in->pod_sandbox_id;
+    if (in->state) {
+        f->has_state = true;
+        f->state = (int)in->state->state;
+    }
+    char **keys = AR_ARRAY(a, char *, in->n_label_selector);
+    char **vals = AR_ARRAY(a, char *, in->n_label_selector);
+    for (size_t i = 0; i < in->n_label_selector; i++) {
+        keys[i] = in->label_selector[i]->key;
+        vals[i] = in->label_selector[i]->value;
+    }
+    f->label_keys = keys;
+    f->label_values = vals;
+    f->n_labels = in->n_label_selector;
+}
+
 rpc_code cri_ctr_list(cri_ctx *c, const Runtime__V1__ContainerFilter *in,
                       Runtime__V1__Container ***items, size_t *n, rpc_status *st)
 {
     ctr_filter f;
-    memset(&f, 0, sizeof(f));
-    char **keys = NULL, **vals = NULL;
-    if (in) {
-        f.id = in->id;
-        f.pod_id = in->pod_sandbox_id;
-        if (in->state) {
-            f.has_state = true;
-            f.state = (int)in->state->state;
-        }
-        keys = AR_ARRAY(c->arena, char *, in->n_label_selector);
-        vals = AR_ARRAY(c->arena, char *, in->n_label_selector);
-        for (size_t i = 0; i < in->n_label_selector; i++) {
-            keys[i] = in->label_selector[i]->key;
-            vals[i] = in->label_selector[i]->value;
-        }
-        f.label_keys = keys;
-        f.label_values = vals;
-        f.n_labels = in->n_label_selector;
-    }
+    cri_ctr_filter(c->arena, in, &f);
     ctr_info *list = NULL;
     size_t count = 0;
     cric_err err = {0};

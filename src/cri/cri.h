@@ -42,6 +42,15 @@ void cri_run_unary(rpc_call *call, void *user, const uint8_t *buf, size_t len, r
                       &resp_prefix##__descriptor, impl_##name);                                    \
     }
 
+/* For handlers that build and send their response themselves
+ * (rpc_call_send_owned): cri_run_unary with no response descriptor gives
+ * impl a NULL resp and sends nothing when it returns RPC_OK. */
+#define CRI_SELF_SENDING_HANDLER(name, req_prefix)                                                 \
+    void cri_##name(rpc_call *call, void *user, const uint8_t *buf, size_t len, rpc_status *st)    \
+    {                                                                                              \
+        cri_run_unary(call, user, buf, len, st, &req_prefix##__descriptor, NULL, impl_##name);     \
+    }
+
 /* Encodes one message and queues it on the call (streams and unary alike). */
 int cri_send(rpc_call *call, const ProtobufCMessage *msg, rpc_status *st);
 
@@ -49,7 +58,6 @@ int cri_send(rpc_call *call, const ProtobufCMessage *msg, rpc_status *st);
 rpc_code cri_status_from_err(const cric_err *err, rpc_status *st);
 
 /* For methods whose issue has not landed: UNIMPLEMENTED naming the method. */
-void cri_unimplemented(rpc_call *call, void *user, const uint8_t *buf, size_t len,
-                       rpc_status *st);
+void cri_unimplemented(rpc_call *call, void *user, const uint8_t *buf, size_t len, rpc_status *st);
 
 #endif

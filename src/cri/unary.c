@@ -34,8 +34,8 @@ void cri_run_unary(rpc_call *call, void *user, const uint8_t *buf, size_t len, r
 {
     ProtobufCMessage *req = protobuf_c_message_unpack(req_desc, NULL, len, buf);
     if (!req) {
-        rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s: malformed %s message",
-                       rpc_call_method(call), req_desc->name);
+        rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s: malformed %s message", rpc_call_method(call),
+                       req_desc->name);
         return;
     }
     char why[400];
@@ -45,13 +45,16 @@ void cri_run_unary(rpc_call *call, void *user, const uint8_t *buf, size_t len, r
         return;
     }
     cri_arena arena = {0};
-    ProtobufCMessage *resp = ar_alloc(&arena, resp_desc->sizeof_message);
-    protobuf_c_message_init(resp_desc, resp);
+    ProtobufCMessage *resp = NULL;
+    if (resp_desc) {
+        resp = ar_alloc(&arena, resp_desc->sizeof_message);
+        protobuf_c_message_init(resp_desc, resp);
+    }
     cri_ctx ctx = {.d = user, .call = call, .arena = &arena};
     st->code = RPC_OK;
     st->message[0] = '\0';
     rpc_code code = impl(&ctx, req, resp, st);
-    if (code == RPC_OK)
+    if (code == RPC_OK && resp)
         cri_send(call, resp, st);
     else
         st->code = code;
@@ -63,25 +66,46 @@ rpc_code cri_status_from_err(const cric_err *err, rpc_status *st)
 {
     rpc_code code;
     switch (err->kind) {
-    case CRIC_ERR_INVALID: code = RPC_INVALID_ARGUMENT; break;
-    case CRIC_ERR_NOT_FOUND: code = RPC_NOT_FOUND; break;
-    case CRIC_ERR_EXISTS: code = RPC_ALREADY_EXISTS; break;
-    case CRIC_ERR_PRECONDITION: code = RPC_FAILED_PRECONDITION; break;
-    case CRIC_ERR_UNAVAILABLE: code = RPC_UNAVAILABLE; break;
-    case CRIC_ERR_TIMEOUT: code = RPC_DEADLINE_EXCEEDED; break;
-    case CRIC_ERR_RESOURCE: code = RPC_RESOURCE_EXHAUSTED; break;
-    case CRIC_ERR_UNIMPLEMENTED: code = RPC_UNIMPLEMENTED; break;
-    case CRIC_ERR_CANCELLED: code = RPC_CANCELLED; break;
-    case CRIC_ERR_PERMISSION: code = RPC_PERMISSION_DENIED; break;
+    case CRIC_ERR_INVALID:
+        code = RPC_INVALID_ARGUMENT;
+        break;
+    case CRIC_ERR_NOT_FOUND:
+        code = RPC_NOT_FOUND;
+        break;
+    case CRIC_ERR_EXISTS:
+        code = RPC_ALREADY_EXISTS;
+        break;
+    case CRIC_ERR_PRECONDITION:
+        code = RPC_FAILED_PRECONDITION;
+        break;
+    case CRIC_ERR_UNAVAILABLE:
+        code = RPC_UNAVAILABLE;
+        break;
+    case CRIC_ERR_TIMEOUT:
+        code = RPC_DEADLINE_EXCEEDED;
+        break;
+    case CRIC_ERR_RESOURCE:
+        code = RPC_RESOURCE_EXHAUSTED;
+        break;
+    case CRIC_ERR_UNIMPLEMENTED:
+        code = RPC_UNIMPLEMENTED;
+        break;
+    case CRIC_ERR_CANCELLED:
+        code = RPC_CANCELLED;
+        break;
+    case CRIC_ERR_PERMISSION:
+        code = RPC_PERMISSION_DENIED;
+        break;
     case CRIC_ERR_NONE:
     case CRIC_ERR_INTERNAL:
-    default: code = RPC_INTERNAL; break;
+    default:
+        code = RPC_INTERNAL;
+        break;
     }
     return rpc_status_set(st, code, "%s", err->msg[0] ? err->msg : cric_errkind_name(err->kind));
 }
 
-void cri_unimplemented(rpc_call *call, void *user, const uint8_t *buf, size_t len,
-                       rpc_status *st)
+void cri_unimplemented(rpc_call *call, void *user, const uint8_t *buf, size_t len, rpc_status *st)
 {
     rpc_status_set(st, RPC_UNIMPLEMENTED, "%s is not implemented by cric yet",
                    rpc_call_method(call));

@@ -103,6 +103,17 @@ typedef struct ctr_filter {
 int ctr_list(ctr_service *s, const ctr_filter *f, ctr_info **out, size_t *n, cric_err *err);
 void ctr_info_list_free(ctr_service *s, ctr_info *v, size_t n);
 
+/* The listing as one buffer of per-container encodings made by the caller's
+ * enc (given a view of the record; it runs under the table lock and must not
+ * call into the service): each record keeps its encoding until its state
+ * changes, so relisting an unchanged container is a copy. *out is malloc'ed
+ * with headroom spare bytes before the *len bytes of the concatenated
+ * encodings, in table order; the caller frees it. enc returns -1 when out of
+ * memory. */
+typedef int (*ctr_encode_fn)(const ctr_info *c, void *user, uint8_t **bytes, size_t *len);
+int ctr_list_encoded(ctr_service *s, const ctr_filter *f, ctr_encode_fn enc, void *user,
+                     size_t headroom, uint8_t **out, size_t *len, cric_err *err);
+
 /* Verbose status info: {"pid":N,"sandboxID":..,"runtimeSpec":{..},...}; caller frees. */
 char *ctr_verbose_json(ctr_service *s, const ctr_info *c);
 

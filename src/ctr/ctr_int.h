@@ -56,6 +56,11 @@ typedef struct ctr_rec {
     size_t n_res_history;
     unsigned events_sent; /* observe.c: bit per event type, under event_mu */
     unsigned refs;
+    /* ctr_list_encoded: the caller's encoding of the listing entry, made in
+     * state listed_state (table lock) */
+    uint8_t *listed;
+    size_t listed_len;
+    int listed_state;
 
     pthread_mutex_t op_mu; /* Start/Stop/Remove of this container */
     pthread_mutex_t spec_mu;

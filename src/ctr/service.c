@@ -67,6 +67,7 @@ static void rec_free(ctr_rec *r)
         free(r->plan);
     }
     free(r->gids);
+    free(r->listed);
     ctr_resources_free(r);
     pthread_mutex_destroy(&r->op_mu);
     pthread_mutex_destroy(&r->spec_mu);
@@ -206,7 +207,8 @@ static int ctr_signal_to_cri(int sig)
     return 0;
 }
 
-static void fill_info(ctr_rec *r, ctr_info *o)
+/* o borrows r's strings: only while r is referenced or the table lock held */
+static void fill_view(ctr_rec *r, ctr_info *o)
 {
     memset(o, 0, sizeof(*o));
     memcpy(o->id, r->id, sizeof(o->id));
@@ -233,6 +235,11 @@ static void fill_info(ctr_rec *r, ctr_info *o)
     o->gids = r->gids;
     o->n_gids = r->n_gids;
     o->resources = ctr_resources_current(r);
+}
+
+static void fill_info(ctr_rec *r, ctr_info *o)
+{
+    fill_view(r, o);
     o->priv_ = r;
     r->refs++;
 }
@@ -261,13 +268,42 @@ static bool labels_match(const ctr_rec *r, const ctr_filter *f)
     return true;
 }
 
+typedef struct list_match {
+    const ctr_filter *f;
+    const char *id, *pod;
+    size_t idlen, podlen;
+} list_match;
+
+static list_match list_match_of(const ctr_filter *f)
+{
+    list_match m = {.f = f};
+    m.id = f && f->id ? f->id : "";
+    m.pod = f && f->pod_id ? f->pod_id : "";
+    m.idlen = strlen(m.id);
+    m.podlen = strlen(m.pod);
+    return m;
+}
+
+static bool list_matches(const ctr_rec *r, const list_match *m)
+{
+    if (r->state == CTR_CREATING)
+        return false;
+    if (m->idlen && strncmp(r->id, m->id, m->idlen) != 0)
+        return false;
+    if (m->podlen && strncmp(r->pod_id, m->pod, m->podlen) != 0)
+        return false;
+    if (m->f && m->f->has_state && r->state != m->f->state)
+        return false;
+    if (m->f && m->f->n_labels && !labels_match(r, m->f))
+        return false;
+    return true;
+}
+
 int ctr_list(ctr_service *s, const ctr_filter *f, ctr_info **out, size_t *n, cric_err *err)
 {
     *out = NULL;
     *n = 0;
-    const char *id = f && f->id ? f->id : "";
-    const char *pod = f && f->pod_id ? f->pod_id : "";
-    size_t idlen = strlen(id), podlen = strlen(pod);
+    list_match m = list_match_of(f);
     pthread_mutex_lock(&s->mu);
     ctr_info *v = calloc(s->n ? s->n : 1, sizeof(*v));
     if (!v) {
@@ -275,23 +311,68 @@ int ctr_list(ctr_service *s, const ctr_filter *f, ctr_info **out, size_t *n, cri
         return cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
     }
     size_t k = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        ctr_rec *r = s->items[i];
-        if (r->state == CTR_CREATING)
-            continue;
-        if (idlen && strncmp(r->id, id, idlen) != 0)
-            continue;
-        if (podlen && strncmp(r->pod_id, pod, podlen) != 0)
-            continue;
-        if (f && f->has_state && r->state != f->state)
-            continue;
-        if (f && f->n_labels && !labels_match(r, f))
-            continue;
-        fill_info(r, &v[k++]);
-    }
+    for (size_t i = 0; i < s->n; i++)
+        if (list_matches(s->items[i], &m))
+            fill_info(s->items[i], &v[k++]);
     pthread_mutex_unlock(&s->mu);
     *out = v;
     *n = k;
+    return 0;
+}
+
+/* s->mu held */
+static int listed_fresh(ctr_rec *r, ctr_encode_fn enc, void *user)
+{
+    if (r->listed && r->listed_state == r->state)
+        return 0;
+    ctr_info view;
+    fill_view(r, &view);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (enc(&view, user, &bytes, &len) < 0)
+        return -1;
+    free(r->listed);
+    r->listed = bytes;
+    r->listed_len = len;
+    r->listed_state = r->state;
+    return 0;
+}
+
+int ctr_list_encoded(ctr_service *s, const ctr_filter *f, ctr_encode_fn enc, void *user,
+                     size_t headroom, uint8_t **out, size_t *len, cric_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    list_match m = list_match_of(f);
+    pthread_mutex_lock(&s->mu);
+    size_t total = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        ctr_rec *r = s->items[i];
+        if (!list_matches(r, &m))
+            continue;
+        if (listed_fresh(r, enc, user) < 0) {
+            pthread_mutex_unlock(&s->mu);
+            return cric_err_set(err, CRIC_ERR_RESOURCE,
+                                "container %s: listing entry: out of memory", r->id);
+        }
+        total += r->listed_len;
+    }
+    uint8_t *buf = malloc(headroom + total + 1);
+    if (!buf) {
+        pthread_mutex_unlock(&s->mu);
+        return cric_err_set(err, CRIC_ERR_RESOURCE, "listing of %zu bytes: out of memory", total);
+    }
+    uint8_t *p = buf + headroom;
+    for (size_t i = 0; i < s->n; i++) {
+        ctr_rec *r = s->items[i];
+        if (!list_matches(r, &m))
+            continue;
+        memcpy(p, r->listed, r->listed_len);
+        p += r->listed_len;
+    }
+    pthread_mutex_unlock(&s->mu);
+    *out = buf;
+    *len = total;
     return 0;
 }
 

@@ -159,32 +159,20 @@ static bool over_bound(const rpc_call *c, size_t add, size_t max_bytes, unsigned
     return c->q_count > 0 && (c->q_count >= max_msgs || c->q_bytes + add > max_bytes);
 }
 
-int rpc_call_send(rpc_call *c, const uint8_t *msg, size_t len)
+static int fail_too_large(rpc_call *c, size_t len)
+{
+    uv_mutex_lock(&c->mu);
+    fail_locked(c, RPC_RESOURCE_EXHAUSTED,
+                "%s: response message of %zu bytes exceeds the limit of %zu bytes", c->method->path,
+                len, c->max_send);
+    uv_mutex_unlock(&c->mu);
+    return -1;
+}
+
+/* Queues m (prefix written) and takes it. */
+static int queue_msg(rpc_call *c, rpc_msg *m)
 {
     const char *path = c->method->path;
-    if (len > c->max_send || len > UINT32_MAX) {
-        uv_mutex_lock(&c->mu);
-        fail_locked(c, RPC_RESOURCE_EXHAUSTED,
-                    "%s: response message of %zu bytes exceeds the limit of %zu bytes", path, len,
-                    c->max_send);
-        uv_mutex_unlock(&c->mu);
-        return -1;
-    }
-    rpc_msg *m = malloc(sizeof(*m) + RPC_FRAME_PREFIX_LEN + len);
-    if (!m) {
-        uv_mutex_lock(&c->mu);
-        fail_locked(c, RPC_RESOURCE_EXHAUSTED, "%s: out of memory for a response of %zu bytes",
-                    path, len);
-        uv_mutex_unlock(&c->mu);
-        return -1;
-    }
-    m->next = NULL;
-    m->len = RPC_FRAME_PREFIX_LEN + len;
-    m->off = 0;
-    rpc_frame_prefix(m->data, (uint32_t)len);
-    if (len)
-        memcpy(m->data + RPC_FRAME_PREFIX_LEN, msg, len);
-
     uv_thread_t self = uv_thread_self();
     bool on_loop = uv_thread_equal(&self, &c->loop_thread);
     bool streaming = c->method->flags & RPC_METHOD_SERVER_STREAMING;
@@ -230,6 +218,46 @@ int rpc_call_send(rpc_call *c, const uint8_t *msg, size_t len)
     uv_mutex_unlock(&c->mu);
     free(m);
     return rc;
+}
+
+int rpc_call_send(rpc_call *c, const uint8_t *msg, size_t len)
+{
+    if (len > c->max_send || len > UINT32_MAX)
+        return fail_too_large(c, len);
+    rpc_msg *m = malloc(sizeof(*m) + RPC_FRAME_PREFIX_LEN + len);
+    if (!m) {
+        uv_mutex_lock(&c->mu);
+        fail_locked(c, RPC_RESOURCE_EXHAUSTED, "%s: out of memory for a response of %zu bytes",
+                    c->method->path, len);
+        uv_mutex_unlock(&c->mu);
+        return -1;
+    }
+    m->next = NULL;
+    m->len = RPC_FRAME_PREFIX_LEN + len;
+    m->off = 0;
+    m->data = m->inline_data;
+    rpc_frame_prefix(m->data, (uint32_t)len);
+    if (len)
+        memcpy(m->data + RPC_FRAME_PREFIX_LEN, msg, len);
+    return queue_msg(c, m);
+}
+
+_Static_assert(RPC_SEND_HEADROOM >= sizeof(rpc_msg) + RPC_FRAME_PREFIX_LEN,
+               "RPC_SEND_HEADROOM holds the message header and the gRPC prefix");
+
+int rpc_call_send_owned(rpc_call *c, uint8_t *buf, size_t len)
+{
+    if (len > c->max_send || len > UINT32_MAX) {
+        free(buf);
+        return fail_too_large(c, len);
+    }
+    rpc_msg *m = (rpc_msg *)(void *)buf; /* malloc'ed: aligned for the header */
+    m->next = NULL;
+    m->len = RPC_FRAME_PREFIX_LEN + len;
+    m->off = 0;
+    m->data = buf + RPC_SEND_HEADROOM - RPC_FRAME_PREFIX_LEN;
+    rpc_frame_prefix(m->data, (uint32_t)len);
+    return queue_msg(c, m);
 }
 
 bool rpc_call_cancelled(const rpc_call *c)

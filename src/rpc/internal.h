@@ -61,12 +61,15 @@
 
 typedef struct rpc_conn rpc_conn;
 
-/* One outbound message: the 5-byte prefix and the payload in one block. */
+/* One outbound message: the 5-byte prefix and the payload, in the same block
+ * as this header (data points into it: after the header, or into the
+ * headroom of a buffer given to rpc_call_send_owned). */
 typedef struct rpc_msg {
     struct rpc_msg *next;
-    size_t len; /* bytes in data */
-    size_t off; /* bytes already handed to nghttp2 (loop) */
-    uint8_t data[];
+    size_t len;    /* bytes at data */
+    size_t off;    /* bytes already handed to nghttp2 (loop) */
+    uint8_t *data; /* the prefix, then the payload */
+    uint8_t inline_data[];
 } rpc_msg;
 
 struct rpc_call {

@@ -140,6 +140,13 @@ void rpc_server_free(rpc_server *s);
  * RESOURCE_EXHAUSTED once 16 MiB or 65536 messages are queued. */
 int rpc_call_send(rpc_call *call, const uint8_t *msg, size_t len);
 
+/* rpc_call_send without copying the message: buf was malloc'ed with
+ * RPC_SEND_HEADROOM spare bytes before the len bytes of the message, which
+ * the call uses for its own header. The call takes buf (frees it also when it
+ * fails). For large responses built in place. */
+#define RPC_SEND_HEADROOM 64
+int rpc_call_send_owned(rpc_call *call, uint8_t *buf, size_t len);
+
 /* True once the client cancelled, disconnected, or the deadline passed. */
 bool rpc_call_cancelled(const rpc_call *call);
 

@@ -279,6 +279,41 @@ def test_lifecycle_logs_exec_and_cleanup(env, pb):
     assert os.listdir(os.path.join(e.d.root, "containers")) == []
 
 
+def test_list_entries_follow_state(crun_env, pb):
+    """ListContainers answers from each container's cached encoding: it must be
+    the same message StreamContainers builds field by field, in every state,
+    with labels and annotations, and follow each state change."""
+    e = crun_env
+    sid = e.pod()
+    cids = [e.create(sid, e.config("l%d" % i, ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"],
+                                   labels={"app": "l", "n": str(i)},
+                                   annotations={"a/b": "c" * (i * 100)}))
+            for i in range(3)]
+
+    def both():
+        listed = e.rt.ListContainers(pb.ListContainersRequest())
+        streamed = pb.ListContainersResponse(containers=[
+            c for m in e.rt.StreamContainers(pb.StreamContainersRequest()) for c in m.containers])
+        assert listed.SerializeToString() == streamed.SerializeToString()
+        return {c.id: c.state for c in listed.containers}
+
+    assert both() == {c: pb.CONTAINER_CREATED for c in cids}
+    e.rt.StartContainer(pb.StartContainerRequest(container_id=cids[0]))
+    e.rt.StartContainer(pb.StartContainerRequest(container_id=cids[1]))
+    assert both() == {cids[0]: pb.CONTAINER_RUNNING, cids[1]: pb.CONTAINER_RUNNING,
+                      cids[2]: pb.CONTAINER_CREATED}
+    e.rt.StopContainer(pb.StopContainerRequest(container_id=cids[1], timeout=10))
+    assert both() == {cids[0]: pb.CONTAINER_RUNNING, cids[1]: pb.CONTAINER_EXITED,
+                      cids[2]: pb.CONTAINER_CREATED}
+    got = e.rt.ListContainers(pb.ListContainersRequest(filter=pb.ContainerFilter(
+        state=pb.ContainerStateValue(state=pb.CONTAINER_EXITED)))).containers
+    assert [c.id for c in got] == [cids[1]]
+    assert dict(got[0].labels) == {"app": "l", "n": "1"}
+    assert dict(got[0].annotations) == {"a/b": "c" * 100}
+    e.remove(cids[1])
+    assert both() == {cids[0]: pb.CONTAINER_RUNNING, cids[2]: pb.CONTAINER_CREATED}
+
+
 def test_exec_sync_timeout_leaves_no_process(env, pb):
     """The timed-out process is reaped, not handed to a container init that
     does not reap (`top`, as critest's "execSync with timeout" uses)."""

@@ -3,6 +3,8 @@
  *
  *   /test.Test/Echo       unary, inline: the request back
  *   /test.Test/EchoPool   unary on the thread pool: the request back
+ *   /test.Test/Double     unary on the thread pool: the request twice, sent
+ *                         with rpc_call_send_owned
  *   /test.Test/Sleep      unary: sleeps the ASCII milliseconds, returns "slept"
  *                         (stops early with CANCELLED when the call is cancelled)
  *   /test.Test/Stream     server stream: ASCII count N, sends "msg-0".."msg-<N-1>"
@@ -61,6 +63,21 @@ static long parse_count(const uint8_t *req, size_t len, long max)
 static void echo(rpc_call *call, void *user, const uint8_t *req, size_t len, rpc_status *st)
 {
     if (rpc_call_send(call, req, len) < 0)
+        rpc_status_set(st, RPC_CANCELLED, "send failed");
+}
+
+static void twice(rpc_call *call, void *user, const uint8_t *req, size_t len, rpc_status *st)
+{
+    uint8_t *buf = malloc(RPC_SEND_HEADROOM + 2 * len + 1);
+    if (!buf) {
+        rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    if (len) {
+        memcpy(buf + RPC_SEND_HEADROOM, req, len);
+        memcpy(buf + RPC_SEND_HEADROOM + len, req, len);
+    }
+    if (rpc_call_send_owned(call, buf, 2 * len) < 0)
         rpc_status_set(st, RPC_CANCELLED, "send failed");
 }
 
@@ -186,6 +203,7 @@ static void stats(rpc_call *call, void *user, const uint8_t *req, size_t len, rp
 static const rpc_method methods[] = {
     {"/test.Test/Echo", echo, RPC_METHOD_INLINE},
     {"/test.Test/EchoPool", echo, 0},
+    {"/test.Test/Double", twice, 0},
     {"/test.Test/Sleep", do_sleep, 0},
     {"/test.Test/Stream", stream, RPC_METHOD_SERVER_STREAMING},
     {"/test.Test/Subscribe", subscribe, RPC_METHOD_SERVER_STREAMING | RPC_METHOD_INLINE},
