@@ -8,12 +8,21 @@ answers at the end), RSS and fd count flat after warm-up; reports p50/p99
 latency per RPC and the RSS/fd series. Everything is removed at the end and
 the leak checker must find nothing.
 
+The probe rate is also given as a share of this machine's own ceiling: how
+many times a second it can start the probe command (the same static busybox)
+on the host with nothing else running, measured first (about 480/s on the
+2-vCPU test host, whose vCPUs halve each other's speed when both run: the
+400 probes/s that 200 pods of 2 containers want leave the runtime, the RPC
+clients and the polling a sixth of the machine).
+
 CRIC_REL_LOAD_PODS (10 quick, 200 full), CRIC_REL_LOAD_CLIENTS (16),
 CRIC_REL_LOAD_SECONDS (30 quick, 600 full), CRIC_REL_PROBE_CLIENTS (16)."""
 import collections
 import concurrent.futures
 import heapq
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -25,6 +34,30 @@ from relutil import (BUILD, daemon_fds, daemon_rss_kb, env_int, figures, install
 from workload import Client, ctr_config, pod_config
 
 LOOP = ["sh", "-c", "trap 'exit 0' TERM; sleep 2147483647 & wait"]
+PROBE = ["sh", "-c", "echo ok"]
+
+SPAWN_LOOP = """
+import os, sys, time
+end = time.monotonic() + float(sys.argv[1])
+null = os.open("/dev/null", os.O_WRONLY)
+n = 0
+while time.monotonic() < end:
+    pid = os.posix_spawn("/bin/busybox", sys.argv[2:], {},
+                         file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
+    os.waitpid(pid, 0)
+    n += 1
+print(n)
+"""
+
+
+def spawn_ceiling(seconds=5.0):
+    """How many times a second this machine can start and reap the probe
+    command with nothing else running: the image's static busybox straight
+    from the host, no runtime, no container, no RPC, from one spawning
+    process per CPU. No runtime's probe rate can exceed it here."""
+    procs = [subprocess.Popen([sys.executable, "-c", SPAWN_LOOP, str(seconds)] + PROBE,
+                              stdout=subprocess.PIPE) for _ in range(os.cpu_count() or 1)]
+    return sum(int(p.communicate()[0]) for p in procs) / seconds
 
 
 class Stats:
@@ -65,6 +98,7 @@ def test_load(registry, make_daemon, pb, rel_net, cg_prefix):
     n_clients = env_int("CRIC_REL_LOAD_CLIENTS", 16)
     seconds = env_int("CRIC_REL_LOAD_SECONDS", 30)
     n_probers = env_int("CRIC_REL_PROBE_CLIENTS", 16)
+    ceiling = spawn_ceiling()
     d = make_daemon(config={"grpc": {"workers": 64}})
     install_net(d, rel_net)
     c = Client(d, pb)
@@ -125,7 +159,7 @@ def test_load(registry, make_daemon, pb, rel_net, cg_prefix):
                     return
             else:
                 lag.append(now - at)
-            r = stats.call("ExecSync", lambda: cl.exec(cid, ["sh", "-c", "echo ok"], timeout=10))
+            r = stats.call("ExecSync", lambda: cl.exec(cid, PROBE, timeout=10))
             if r is not None and (r.exit_code != 0 or r.stdout != b"ok\n"):
                 with stats.lock:
                     stats.errors.append("ExecSync %s: exit %d %r" % (cid[:12], r.exit_code,
@@ -189,6 +223,8 @@ def test_load(registry, make_daemon, pb, rel_net, cg_prefix):
     figures("load", pods=n_pods, containers=len(ctrs), create_clients=n_clients,
             probe_clients=n_probers, seconds=round(elapsed), create_seconds=round(create_s, 1),
             exec_per_s=round(n_exec / elapsed, 1), exec_wanted_per_s=len(ctrs),
+            host_spawn_ceiling_per_s=round(ceiling, 1),
+            exec_share_of_ceiling=round(n_exec / elapsed / ceiling, 3),
             probe_lag_p50_s=round(percentile(lag, 50), 2),
             probe_lag_p99_s=round(percentile(lag, 99), 2), errors=len(stats.errors),
             probe_command_timeouts=stats.command_timeouts,
