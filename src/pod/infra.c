@@ -63,12 +63,14 @@ unsigned long long infra_start_time(pid_t pid)
     return p ? strtoull(p, NULL, 10) : 0;
 }
 
-int infra_start(const char *binary, const char *netns, const char *ipcns, const char *utsns,
-                pid_t *pid, unsigned long long *start_time, cric_err *err)
+int infra_start(const char *binary, const char *record, const char *netns, const char *ipcns,
+                const char *utsns, pid_t *pid, unsigned long long *start_time, cric_err *err)
 {
-    char *argv[8];
+    char *argv[10];
     size_t k = 0;
     argv[k++] = "cric-pause";
+    argv[k++] = "--record";
+    argv[k++] = (char *)record;
     if (netns && netns[0]) {
         argv[k++] = "--net";
         argv[k++] = (char *)netns;
@@ -88,17 +90,30 @@ int infra_start(const char *binary, const char *netns, const char *ipcns, const 
         return cric_err_prefix(err, "infra process: ");
     int rc = 0;
     long v = res.exit_code == 0 ? strtol(res.out, NULL, 10) : 0;
+    int recorded = 0;
     if (v <= 0) {
         rc = cric_err_set(err, CRIC_ERR_INTERNAL, "infra process: %s exited %d: %.300s", binary,
                           res.exit_code, res.errout);
+    } else if (infra_read_record(record, &recorded, start_time) < 0 || recorded != v) {
+        rc = cric_err_set(err, CRIC_ERR_INTERNAL, "infra process %ld: record %s unreadable", v,
+                          record);
     } else {
         *pid = (pid_t)v;
-        *start_time = infra_start_time(*pid);
-        if (*start_time == 0)
+        if (infra_start_time(*pid) != *start_time)
             rc = cric_err_set(err, CRIC_ERR_INTERNAL, "infra process %ld died at once", v);
     }
     spawn_result_free(&res);
     return rc;
+}
+
+int infra_read_record(const char *path, int *pid, unsigned long long *start_time)
+{
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    if (fs_read_file(path, 256, &text, &len, NULL) < 0 ||
+        sscanf(text, "%d %llu", pid, start_time) != 2 || *pid <= 0)
+        return -1;
+    return 0;
 }
 
 int infra_kill(pid_t pid, unsigned long long start_time, cric_err *err)

@@ -271,15 +271,11 @@ static int infra_up(pod_service *s, sandbox *sb, cric_err *err)
         return 0;
     pid_t pid;
     unsigned long long start;
-    if (infra_start(s->pause_bin, p->netns_path, p->ipcns_path, p->utsns_path, &pid, &start, err) <
-        0)
+    char record[4096];
+    pods_path(p, "infra", record, sizeof(record));
+    if (infra_start(s->pause_bin, record, p->netns_path, p->ipcns_path, p->utsns_path, &pid, &start,
+                    err) < 0)
         return cric_err_prefix(err, "sandbox %.12s: ", p->id);
-    char text[64];
-    snprintf(text, sizeof(text), "%d %llu\n", (int)pid, start);
-    if (write_text(p, "infra", text, err) < 0) {
-        infra_kill(pid, start, NULL);
-        return -1;
-    }
     pthread_mutex_lock(&s->mu);
     p->infra_pid = pid;
     sb->infra_start = start;

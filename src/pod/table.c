@@ -175,11 +175,7 @@ int pods_read_infra(const pod_info *p, int *pid, unsigned long long *start)
 {
     char path[4200];
     pods_path(p, "infra", path, sizeof(path));
-    _cleanup_free_ char *text = NULL;
-    size_t len;
-    if (fs_read_file(path, 256, &text, &len, NULL) < 0 || sscanf(text, "%d %llu", pid, start) != 2)
-        return -1;
-    return 0;
+    return infra_read_record(path, pid, start);
 }
 
 void pods_refresh(pod_service *s, sandbox *sb)
