@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "ctr/ctr_int.h"
 #include "image/image.h"
@@ -188,6 +191,81 @@ static int runtime_delete(ctr_rec *r, cric_err *err)
     }
 }
 
+/* The container's cgroupsPath from its config.json; NULL when there is none
+ * or it is not a clean absolute path. Caller frees. */
+static char *spec_cgroups_path(const ctr_rec *r)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/config.json", r->bundle);
+    json_error_t jerr;
+    json_t *spec = json_load_file(path, 0, &jerr);
+    const char *cg =
+        json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+    char *out = cg && cg[0] == '/' && strlen(cg) < 3000 && !strstr(cg, "/..") &&
+                        !strstr(cg, "/./") && strcmp(cg, "/") != 0
+                    ? strdup(cg)
+                    : NULL;
+    json_decref(spec);
+    return out;
+}
+
+/* Kills what is left in one cgroup directory and removes it; false when it
+ * stays (still busy after about a second). */
+static bool cgroup_dir_gone(const char *dir)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return true;
+        if (errno != EBUSY)
+            return false;
+        char procs[3200];
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+        FILE *f = fopen(procs, "re");
+        int pid;
+        while (f && fscanf(f, "%d", &pid) == 1)
+            if (pid > 0)
+                kill(pid, SIGKILL);
+        if (f)
+            fclose(f);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+/* A create cut short (its shim or the daemon killed while the runtime ran)
+ * can leave the container's cgroup made but unknown to the runtime, so
+ * `runtime delete` says the container does not exist and leaves it: the
+ * pod's cgroup parent then cannot be removed either. After the delete, the
+ * container's own cgroup directories must be gone in every hierarchy. */
+static void remove_cgroup_leftovers(ctr_service *s, const ctr_rec *r)
+{
+    char *cg = spec_cgroups_path(r);
+    if (!cg)
+        return;
+    const char *mounts[CGROUP_MAX_MOUNTS + 1];
+    size_t n = 0;
+    if (s->cg.v2)
+        mounts[n++] = s->cg.v2;
+    for (size_t i = 0; i < s->cg.n_v1 && n < CGROUP_MAX_MOUNTS + 1; i++)
+        mounts[n++] = s->cg.v1[i];
+    for (size_t i = 0; i < n; i++) {
+        char dir[3100];
+        if (snprintf(dir, sizeof(dir), "%s%s", mounts[i], cg) >= (int)sizeof(dir))
+            continue;
+        struct stat st;
+        if (stat(dir, &st) < 0)
+            continue;
+        if (cgroup_dir_gone(dir))
+            log_info("ctr", "container %s: removed the cgroup %s the runtime did not know", r->id,
+                     dir);
+        else
+            log_warn("ctr", "container %s: cgroup %s: cannot remove: %s", r->id, dir,
+                     strerror(errno));
+    }
+    free(cg);
+}
+
 int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
 {
     cric_err e = {0};
@@ -229,6 +307,7 @@ int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
         if (!shim_wait_gone(r->bundle, 5000))
             log_warn("ctr", "container %s: its monitor did not exit after the container; killed",
                      r->id);
+        remove_cgroup_leftovers(s, r);
     }
     if (r->rootfs && ctr_rootfs_unmount(r, &e) < 0) {
         rc = -1;

@@ -3,6 +3,7 @@
 cric-shim. Checks what the processes inside see, the CRI log files, status,
 list filters, ExecSync, stop grace periods, OOM kills and cleanup."""
 import concurrent.futures
+import glob
 import json
 import sqlite3
 import subprocess
@@ -630,6 +631,39 @@ def test_kill9_during_start_finishes_the_start_at_restart(make_daemon, make_env,
     st = e.wait_exit(cid, timeout=15)
     assert st.exit_code == 6
     assert "finished a start interrupted by a restart" in d.log()
+
+
+def test_remove_takes_the_cgroup_a_runtime_forgot(make_daemon, make_env, pb, tmp_path):
+    """Regression (reliability harness, a round of seed 1795381034): a create
+    cut short can leave the container's cgroup made while the runtime has no
+    record of the container, so `runtime delete` answers "does not exist"
+    and the directories stayed in every hierarchy (and kept the pod's cgroup
+    parent from being removed). Removal now takes them itself. A runtime
+    whose delete always answers "does not exist" stands in for it."""
+    wrapper = tmp_path / "crun-forgetful"
+    wrapper.write_text("#!/bin/sh\n"
+                       "for a in \"$@\"; do [ \"$a\" = delete ] && {\n"
+                       "  echo 'container does not exist' >&2; exit 1; }\n"
+                       "done\nexec /usr/bin/crun \"$@\"\n")
+    wrapper.chmod(0o755)
+    d = make_daemon(config={"runtimes": {"default": "crun", "handlers": {
+        "crun": {"path": "/usr/bin/crun"}, "forgetful": {"path": str(wrapper)}}}})
+    e = make_env("forgetful", d)
+    sid = e.pod()
+    cid = e.create(sid, e.config("kept", ["sleep", "1000"]))
+    e.rt.StartContainer(pb.StartContainerRequest(container_id=cid))
+    info = json.loads(e.status(cid, verbose=True).info["info"])
+    cg = info["runtimeSpec"]["linux"]["cgroupsPath"]
+    dirs = [h + cg for h in glob.glob("/sys/fs/cgroup/*") if os.path.isdir(h + cg)]
+    assert dirs, "no cgroup directory found for %s" % cg
+    e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=0))
+    e.remove(cid)
+    try:
+        assert [x for x in dirs if os.path.exists(x)] == []
+        assert "removed the cgroup" in d.log()
+    finally:
+        subprocess.run(["crun", "--root", os.path.join(d.state, "runtime", "forgetful"),
+                        "delete", "--force", cid], capture_output=True)
 
 
 def test_stale_exec_sync_files_are_removed_at_start(make_daemon):

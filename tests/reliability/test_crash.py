@@ -56,9 +56,13 @@ class Worker:
         self.inflight = (op,) + args
         try:
             r = fn()
-        except grpc.RpcError as e:
+        except (grpc.RpcError, ValueError) as e:
+            # ValueError: the kill closed the channel before this call began
+            # (Daemon.stop closes it first)
             if self.h.killing.is_set():
                 raise Killed()
+            if isinstance(e, ValueError):
+                raise
             self.errors.append("%s %r: %s %s" % (op, args, e.code(), e.details()))
             self.inflight = None
             return None
