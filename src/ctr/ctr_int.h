@@ -179,13 +179,12 @@ int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const struct en
 void ctr_enter_direct_stacks_free(ctr_service *s);
 /* enter_spawn.c: what both exec paths start from: a pidfd pinning the
  * running container's init (PRECONDITION when it is not running) and the
- * cgroup.procs of its hierarchies (freed with ctr_cgroup_procs_free). */
+ * cgroup.procs of its hierarchies (a NULL-terminated list: cleanup_strvp). */
 int ctr_enter_target(ctr_service *s, ctr_rec *r, pid_t init_pid, int *pidfd, char ***cg,
                      size_t *ncg, cric_err *err);
-/* enter_spawn.c: the cgroup.procs of every hierarchy pid is in (freed with
- * ctr_cgroup_procs_free). */
+/* enter_spawn.c: the cgroup.procs of every hierarchy pid is in (a
+ * NULL-terminated list: cleanup_strvp). */
 int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err *err);
-void ctr_cgroup_procs_free(char **v, size_t n);
 /* enter_spawn.c: 1 to 4096 arguments, the first not empty, each a UTF-8
  * string of bounded length (both exec paths write them as JSON). */
 int ctr_exec_args_check(char *const *argv, size_t argc, cric_err *err);

@@ -211,7 +211,7 @@ int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const enter_pla
     if (ctr_enter_target(s, r, init_pid, &pidfd, &cg, &ncg, err) < 0)
         return -1;
     if ((*why = joiner_could_block(s, cg, ncg)) != NULL) {
-        ctr_cgroup_procs_free(cg, ncg);
+        cleanup_strvp(&cg);
         return 0;
     }
     int rc = 0;
@@ -277,6 +277,6 @@ out:
     if (stack)
         stack_put(s, stack);
     free(args);
-    ctr_cgroup_procs_free(cg, ncg);
+    cleanup_strvp(&cg);
     return rc;
 }

@@ -70,6 +70,7 @@ int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err
         if (!mnt || *n >= CGROUP_MAX_MOUNTS)
             continue; /* a hierarchy not mounted here cannot be joined either */
         if (asprintf(&v[*n], "%s%s/cgroup.procs", mnt, strcmp(rel, "/") ? rel : "") < 0) {
+            v[*n] = NULL;
             rc = cric_err_set(err, CRIC_ERR_RESOURCE, "out of memory");
             break;
         }
@@ -77,9 +78,7 @@ int ctr_cgroup_procs(ctr_service *s, pid_t pid, char ***out, size_t *n, cric_err
     }
     free(text);
     if (rc < 0) {
-        for (size_t i = 0; i < *n; i++)
-            free(v[i]);
-        free(v);
+        cleanup_strvp(&v);
         *n = 0;
         return -1;
     }
@@ -187,15 +186,8 @@ int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan
                 close(hi[i]);
     }
     free(args);
-    ctr_cgroup_procs_free(cg, ncg);
+    cleanup_strvp(&cg);
     return rc;
-}
-
-void ctr_cgroup_procs_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 #define EXEC_ARGS_MAX 4096

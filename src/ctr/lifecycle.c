@@ -13,6 +13,7 @@
 
 #include "ctr/ctr_int.h"
 #include "image/image.h"
+#include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -240,30 +241,22 @@ static bool cgroup_dir_gone(const char *dir)
  * container's own cgroup directories must be gone in every hierarchy. */
 static void remove_cgroup_leftovers(ctr_service *s, const ctr_rec *r)
 {
-    char *cg = spec_cgroups_path(r);
-    if (!cg)
-        return;
-    const char *mounts[CGROUP_MAX_MOUNTS + 1];
+    _cleanup_free_ char *cg = spec_cgroups_path(r);
+    _cleanup_strv_ char **dirs = NULL;
     size_t n = 0;
-    if (s->cg.v2)
-        mounts[n++] = s->cg.v2;
-    for (size_t i = 0; i < s->cg.n_v1 && n < CGROUP_MAX_MOUNTS + 1; i++)
-        mounts[n++] = s->cg.v1[i];
+    if (!cg || cgroup_dirs(&s->cg, cg + 1, &dirs, &n, NULL) < 0)
+        return;
     for (size_t i = 0; i < n; i++) {
-        char dir[3100];
-        if (snprintf(dir, sizeof(dir), "%s%s", mounts[i], cg) >= (int)sizeof(dir))
-            continue;
         struct stat st;
-        if (stat(dir, &st) < 0)
+        if (stat(dirs[i], &st) < 0)
             continue;
-        if (cgroup_dir_gone(dir))
+        if (cgroup_dir_gone(dirs[i]))
             log_info("ctr", "container %s: removed the cgroup %s the runtime did not know", r->id,
-                     dir);
+                     dirs[i]);
         else
-            log_warn("ctr", "container %s: cgroup %s: cannot remove: %s", r->id, dir,
+            log_warn("ctr", "container %s: cgroup %s: cannot remove: %s", r->id, dirs[i],
                      strerror(errno));
     }
-    free(cg);
 }
 
 int ctr_destroy(ctr_service *s, ctr_rec *r, cric_err *err)
