@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pod/proc_stat.h"
 #include "pod/runproc.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -48,19 +49,7 @@ unsigned long long infra_start_time(pid_t pid)
     size_t len;
     if (pid <= 0 || fs_read_file(path, 4096, &text, &len, NULL) < 0)
         return 0;
-    /* pid (comm) state ... field 22 is starttime; comm may hold spaces. */
-    char *p = strrchr(text, ')');
-    if (!p || !p[1] || !p[2])
-        return 0;
-    p += 2;
-    if (*p == 'Z' || *p == 'X')
-        return 0;
-    for (int field = 3; field < 22 && p; field++) {
-        p = strchr(p, ' ');
-        if (p)
-            p++;
-    }
-    return p ? strtoull(p, NULL, 10) : 0;
+    return proc_stat_start_time(text);
 }
 
 int infra_start(const char *binary, const char *record, const char *netns, const char *ipcns,

@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../proc_stat.h"
+
 static int join(const char *path, int nstype)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -32,7 +34,6 @@ static int join(const char *path, int nstype)
     return 0;
 }
 
-/* Field 22 of /proc/<pid>/stat (start time in clock ticks), 0 on failure. */
 static unsigned long long start_time_of(pid_t pid)
 {
     char path[64], buf[1024];
@@ -45,11 +46,7 @@ static unsigned long long start_time_of(pid_t pid)
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
-    for (int field = 2; p && field < 22; field++) {
-        p = strchr(p + 1, ' ');
-    }
-    return p ? strtoull(p + 1, NULL, 10) : 0;
+    return proc_stat_start_time(buf);
 }
 
 static int write_record(const char *path, pid_t pid)
