@@ -100,6 +100,7 @@ struct ctr_service {
     pthread_mutex_t stacks_mu;
     void *stacks[8];
     size_t n_stacks;
+    int own_pidns; /* our PID namespace: where a direct exec's thread returns */
 
     /* watch.c */
     int epfd, wake_fd;
@@ -166,15 +167,15 @@ int ctr_exec_plan_get(ctr_service *s, ctr_rec *r, const char **plan_path,
 int ctr_enter_spawn(ctr_service *s, ctr_rec *r, pid_t init_pid, const char *plan, char *const *argv,
                     size_t argc, const int stdio[3], int report_w, int console, pid_t *pid,
                     cric_err *err);
-/* enter_direct.c: the command started from the daemon itself, without
+/* enter_direct.c: ExecSync's command started by the daemon itself, without
  * cric-enter's exec (same steps, src/enter/enter_core.h); stdio as for
- * ctr_enter_spawn, the report pipe's ends (the command's exec failure is
- * reported there, as by cric-enter). 1: started, *pid is the command, our child, in a process
- * group of its own; 0: not applicable here (*why), use cric-enter; -1:
- * error (setup failures reported by the child included). */
+ * ctr_enter_spawn; report_w: the report pipe's write end (a setup or exec
+ * failure of the command is reported there, as by cric-enter). 1: started,
+ * *pid is the command, our child, in a process group of its own; 0: not
+ * applicable here (*why), use cric-enter; -1: error. */
 int ctr_enter_direct(ctr_service *s, ctr_rec *r, pid_t init_pid, const struct enter_plan *plan,
-                     char *const *argv, size_t argc, const int stdio[3], int report_w, int report_r,
-                     pid_t *pid, const char **why, cric_err *err);
+                     char *const *argv, size_t argc, const int stdio[3], int report_w, pid_t *pid,
+                     const char **why, cric_err *err);
 /* enter_direct.c: unmaps the kept child stacks. */
 void ctr_enter_direct_stacks_free(ctr_service *s);
 /* enter_spawn.c: what both exec paths start from: a pidfd pinning the

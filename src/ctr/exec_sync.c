@@ -322,9 +322,8 @@ int ctr_exec_sync(ctr_service *s, const char *id, char *const *argv, size_t argc
     }
     if (fast) {
         const char *not_direct = NULL;
-        int dr =
-            ctr_enter_direct(s, r, init_pid, parsed, argv, argc, (const int[3]){-1, po[1], pe[1]},
-                             pr[1], pr[0], &pid, &not_direct, err);
+        int dr = ctr_enter_direct(s, r, init_pid, parsed, argv, argc,
+                                  (const int[3]){-1, po[1], pe[1]}, pr[1], &pid, &not_direct, err);
         if (dr < 0)
             goto done;
         direct = dr == 1;

@@ -1,6 +1,7 @@
 /* The container service object: start-up, the in-memory table, lookups,
  * listing and the pod service's hooks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -533,6 +534,10 @@ int ctr_service_new(ctr_service **out, const cric_config *cfg, cric_db *db,
     s->images = images;
     s->pods = pods;
     s->epfd = s->wake_fd = -1;
+    s->own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (s->own_pidns < 0)
+        log_warn("ctr", "ExecSync's direct path is off: open /proc/self/ns/pid: %s",
+                 strerror(errno));
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->stacks_mu, NULL);
     s->exes = sealed_exes_new();
@@ -596,6 +601,8 @@ void ctr_service_free(ctr_service *s)
     free(s->exec_dir);
     sealed_exes_free(s->exes);
     ctr_enter_direct_stacks_free(s);
+    if (s->own_pidns >= 0)
+        close(s->own_pidns);
     pthread_mutex_destroy(&s->stacks_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->persist_mu);

@@ -372,3 +372,44 @@ def test_exec_sync_output_fits_the_message_limit(make_daemon, pb, images):  # no
     finally:
         ch.close()
         e.cleanup()
+
+
+def test_direct_exec_returns_the_thread_to_our_pid_namespace(make_daemon, pb, images, tmp_path):  # noqa: F811,E501
+    """The direct path moves the calling worker thread into the container's
+    PID namespace for its children while it clones the command, and back at
+    once. Were it left there, every later process the thread starts (the
+    OCI runtime, shims) would be born in that container. A runtime wrapper
+    records the PID namespace it starts in, on every call of four workers
+    that ran direct ExecSyncs into pods with PID namespaces of their own."""
+    record = tmp_path / "pidns"
+    wrapper = tmp_path / "crun-recording"
+    wrapper.write_text("#!/bin/sh\nreadlink /proc/self/ns/pid >> %s\n"
+                       "exec /usr/bin/crun \"$@\"\n" % record)
+    wrapper.chmod(0o755)
+    d = make_daemon(config={"grpc": {"workers": 4}, "runtimes": {
+        "default": "crun", "handlers": {"crun": {"path": "/usr/bin/crun"},
+                                        "recording": {"path": str(wrapper)}}}})
+    e = Env(d, pb, images, "recording")
+    try:
+        ours = os.readlink("/proc/self/ns/pid")
+        cids = []
+        for _ in range(2):
+            sid = e.pod(pid=pb.POD)
+            for k in range(2):
+                cid = e.create(sid, e.config("c%d" % k, SLEEPER))
+                e.rt.StartContainer(pb.StartContainerRequest(container_id=cid))
+                cids.append(cid)
+        since = len(d.log())
+        for _ in range(6):
+            for cid in cids:
+                init = json.loads(e.status(cid, verbose=True).info["info"])["pid"]
+                r = e.exec(cid, ["readlink", "/proc/self/ns/pid"])
+                assert r.stdout.decode().strip() == os.readlink("/proc/%d/ns/pid" % init) != ours
+        assert all(path_used(d, cid, since) == "direct" for cid in cids)
+        for cid in cids:  # the runtime's kill and delete, from the same workers
+            e.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=0))
+            e.remove(cid)
+        seen = record.read_text().split()
+        assert len(seen) >= 4 * len(cids) and set(seen) == {ours}, seen
+    finally:
+        e.cleanup()

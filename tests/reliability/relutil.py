@@ -45,6 +45,31 @@ def daemon_rss_detail(d):
     return out
 
 
+def cpu_split(d):
+    """CPU seconds so far: the daemon itself, its reaped children (ExecSync's
+    probe commands are the daemon's children), this test process (the RPC
+    clients) and the whole machine's busy time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/%d/stat" % d.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    with open("/proc/stat") as f:
+        cpu = [int(v) for v in f.readline().split()[1:]]
+    me = os.times()
+    return {"daemon": (int(fields[11]) + int(fields[12])) / tick,
+            "daemon_children": (int(fields[13]) + int(fields[14])) / tick,
+            "clients": me.user + me.system,
+            "machine": (sum(cpu[:8]) - cpu[3] - cpu[4]) / tick}
+
+
+def cpu_split_per(before, after, n):
+    """Milliseconds of CPU per event between two cpu_split readings; "other"
+    is what the machine spent outside the three (shims, kernel threads...)."""
+    per = {k: round((after[k] - before[k]) * 1000 / max(1, n), 3) for k in before}
+    per["other"] = round(per["machine"] - per["daemon"] - per["daemon_children"] -
+                         per["clients"], 3)
+    return per
+
+
 def daemon_fds(d):
     return len(os.listdir("/proc/%d/fd" % d.proc.pid))
 

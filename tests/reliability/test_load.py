@@ -29,8 +29,8 @@ import time
 import grpc
 
 import leaks
-from relutil import (BUILD, daemon_fds, daemon_rss_kb, env_int, figures, install_net,
-                      percentile)
+from relutil import (BUILD, cpu_split, cpu_split_per, daemon_fds, daemon_rss_kb, env_int,
+                     figures, install_net, percentile)
 from workload import Client, ctr_config, pod_config
 
 LOOP = ["sh", "-c", "trap 'exit 0' TERM; sleep 2147483647 & wait"]
@@ -188,6 +188,7 @@ def test_load(registry, make_daemon, pb, rel_net, cg_prefix):
         while not stop.wait(5):
             samples.append((round(time.monotonic() - t_start), daemon_rss_kb(d), daemon_fds(d)))
 
+    cpu_before = cpu_split(d)
     threads = [threading.Thread(target=prober) for _ in range(n_probers)]
     threads += [threading.Thread(target=pleg), threading.Thread(target=sampler)]
     for t in threads:
@@ -198,6 +199,7 @@ def test_load(registry, make_daemon, pb, rel_net, cg_prefix):
         t.join(120)
     hung = [t for t in threads if t.is_alive()]
     elapsed = time.monotonic() - t_start
+    cpu_after = cpu_split(d)
     alive = c.wait_serving(10) is not None
     time.sleep(2)
     fds_idle_after, rss_idle_after = daemon_fds(d), daemon_rss_kb(d)
@@ -225,6 +227,7 @@ def test_load(registry, make_daemon, pb, rel_net, cg_prefix):
             exec_per_s=round(n_exec / elapsed, 1), exec_wanted_per_s=len(ctrs),
             host_spawn_ceiling_per_s=round(ceiling, 1),
             exec_share_of_ceiling=round(n_exec / elapsed / ceiling, 3),
+            cpu_ms_per_probe=cpu_split_per(cpu_before, cpu_after, n_exec),
             probe_lag_p50_s=round(percentile(lag, 50), 2),
             probe_lag_p99_s=round(percentile(lag, 99), 2), errors=len(stats.errors),
             probe_command_timeouts=stats.command_timeouts,
