@@ -6,7 +6,10 @@
   exec      ExecSync(["true"]) in one running container, p50/p99
   list      ListContainers p50 with --list-count created containers in one pod:
             the response received whole (list_p50_ms), and received and
-            decoded into Python objects by this client (list_decoded_p50_ms)
+            decoded into Python objects by this client (list_decoded_p50_ms);
+            with --grpc-load PATH also through bench/grpc_load, a compiled
+            HTTP/2 client with the windows grpc-go opens
+            (list_c_client_p50_ms)
 
   cpu       with --cpu-match REGEX: CPU time (user+sys, including reaped
             children such as the OCI runtime) of the processes whose command
@@ -30,6 +33,7 @@
                       [--list-count N] [--label NAME] [--cpu-match REGEX]
                       [--rss-containers N] [--probe-containers N] [--probe-seconds S]
                       [--daemon-match REGEX] [--monitor-match REGEX]
+                      [--grpc-load PATH]
 
 Prints one JSON object."""
 import argparse
@@ -38,6 +42,7 @@ import json
 import re
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,6 +115,17 @@ def rss_kib(pattern):
     return total, n
 
 
+def c_client_list(grpc_load, sock, seconds=3):
+    """ListContainers p50 (ms) through bench/grpc_load, one connection calling
+    back to back: a compiled HTTP/2 client that only receives the answer, so
+    the figure is the runtime's and the transport's, not a Python client's."""
+    out = subprocess.run([grpc_load, sock, "/runtime.v1.RuntimeService/ListContainers", "1",
+                          str(seconds)], capture_output=True, text=True, timeout=seconds + 60)
+    r = json.loads(out.stdout)
+    assert r["errors"] == 0 and r["calls"] > 0, out.stdout + out.stderr
+    return round(r["p50_us"] / 1000.0, 3)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("endpoint")
@@ -119,6 +135,8 @@ def main():
     ap.add_argument("--list-count", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--label", default="")
+    ap.add_argument("--grpc-load", default="",
+                    help="bench/grpc_load binary: also time ListContainers with this C client")
     ap.add_argument("--cpu-match", default="")
     ap.add_argument("--rss-containers", type=int, default=100)
     ap.add_argument("--probe-containers", type=int, default=20)
@@ -191,7 +209,7 @@ def main():
         cpu_ms = (cpu_ticks(a.cpu_match) - cpu0) * 1000.0 / os.sysconf("SC_CLK_TCK") / a.exec_count
     drop(sid)
 
-    list_ms, list_decoded_ms, list_bytes = [], [], 0
+    list_ms, list_decoded_ms, list_bytes, list_c = [], [], 0, None
     if a.list_count:
         pcfg, sid = pod()
         for i in range(a.list_count):
@@ -213,6 +231,8 @@ def main():
             list_bytes = len(body)
             if i >= a.warmup:
                 list_ms.append((t1 - t0) * 1000)
+        if a.grpc_load and a.endpoint.startswith("unix://"):
+            list_c = c_client_list(a.grpc_load, a.endpoint[len("unix://"):])
         for i in range(a.warmup + 50):
             t0 = time.perf_counter()
             n = len(rt.ListContainers(pb.ListContainersRequest(), timeout=60).containers)
@@ -236,6 +256,8 @@ def main():
         out.update({"list_containers": a.list_count, "list_bytes": list_bytes,
                     "list_p50_ms": round(pct(list_ms, 50), 3),
                     "list_decoded_p50_ms": round(pct(list_decoded_ms, 50), 3)})
+    if list_c:
+        out["list_c_client_p50_ms"] = list_c
     if rss:
         out.update(rss)
     if probes:

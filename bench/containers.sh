@@ -23,7 +23,7 @@ bench_start_cric
 c=$(/usr/bin/python3 bench/containers.py "unix://$tmp/cric.sock" --image "localhost:5000/$IMAGE_PATH" \
     --label cric --cpu-match "^$BUILD/src/daemon/cric " \
     --daemon-match "^$BUILD/src/daemon/cric " --monitor-match "cric-shim .*--state-dir $state/" \
-    "${ARGS[@]}")
+    --grpc-load "$BUILD/bench/grpc_load" "${ARGS[@]}")
 echo "$c"
 bench_stop_cric
 
@@ -33,7 +33,7 @@ if [ "$WITH_CONTAINERD" = 1 ]; then
         --label containerd --cpu-match "^containerd --config /etc/containerd-anchor|containerd-shim-runc-v2 .*containerd-anchor" \
         --daemon-match "^containerd --config /etc/containerd-anchor" \
         --monitor-match "containerd-shim-runc-v2 .*containerd-anchor" \
-        "${ARGS[@]}")
+        --grpc-load "$BUILD/bench/grpc_load" "${ARGS[@]}")
     echo "$d"
     /usr/bin/python3 - "$c" "$d" <<'PY'
 import json, sys
@@ -45,6 +45,8 @@ out += ", start p99 %.3f, ExecSync p99 %.3f" % (r("start_p99_ms"), r("exec_p99_m
 if "list_p50_ms" in c and "list_p50_ms" in d:
     out += ", ListContainers p50 %.3f (decoded by the client: %.3f)" % (
         r("list_p50_ms"), r("list_decoded_p50_ms"))
+if "list_c_client_p50_ms" in c and "list_c_client_p50_ms" in d:
+    out += ", ListContainers p50 through the C client %.3f" % r("list_c_client_p50_ms")
 if "busy_cpu_s_per_1000_probes" in c and "busy_cpu_s_per_1000_probes" in d:
     out += ", busy CPU per 1000 probes %.3f" % r("busy_cpu_s_per_1000_probes")
     out += ", probe-process CPU per 1000 probes %.3f" % r("proc_cpu_s_per_1000_probes")
