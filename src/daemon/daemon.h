@@ -24,6 +24,9 @@ typedef struct cric_daemon {
     cric_config cfg;
     uv_loop_t loop;
     rpc_server *rpc;
+    /* the CRI socket, listening from start-up on (rpc_server.h) until the
+     * server takes it over, once everything is ready to serve */
+    rpc_listen_socket listen_sock;
     int root_lock_fd;
     int socket_lock_fd;
     uv_signal_t sig_term;

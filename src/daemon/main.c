@@ -138,7 +138,8 @@ static bool lock_owner_gone(const char *pid)
 }
 
 /* Takes an exclusive lock on path and writes our pid into it. A second daemon
- * on the same root or socket fails here, before touching anything. When the
+ * on the same socket fails here before touching anything, one on the same
+ * root after opening its own socket, which it removes on its way out. When the
  * daemon that wrote the lock is dead but the lock is still held, a process
  * it had just forked holds it until it execs or exits: wait for that (10 s at
  * most) instead of refusing to start after a crash. */
@@ -247,14 +248,19 @@ static int run_daemon(cric_daemon *d)
         log_error("daemon", "%s", err.msg);
         return 1;
     }
+    /* The socket first: a client (the kubelet) that connects while we wait
+     * for the root lock or recover is served once we are ready instead of
+     * being refused and backing off for seconds. */
     char lock[4200];
-    snprintf(lock, sizeof(lock), "%s/cric.lock", d->cfg.root);
-    if (take_lock(lock, "root", &d->root_lock_fd, &err) < 0) {
+    snprintf(lock, sizeof(lock), "%s.lock", d->cfg.listen);
+    if (take_lock(lock, "socket", &d->socket_lock_fd, &err) < 0 ||
+        rpc_listen_socket_open(d->cfg.listen, 0660, &d->listen_sock, &err) < 0) {
         log_error("daemon", "%s", err.msg);
         return 1;
     }
-    snprintf(lock, sizeof(lock), "%s.lock", d->cfg.listen);
-    if (take_lock(lock, "socket", &d->socket_lock_fd, &err) < 0) {
+    log_info("daemon", "%s: accepting connections, served once start-up is done", d->cfg.listen);
+    snprintf(lock, sizeof(lock), "%s/cric.lock", d->cfg.root);
+    if (take_lock(lock, "root", &d->root_lock_fd, &err) < 0) {
         log_error("daemon", "%s", err.msg);
         return 1;
     }
@@ -291,7 +297,7 @@ static int run_daemon(cric_daemon *d)
     size_t n_methods = 0;
     const rpc_method *methods = cri_methods(&n_methods);
     if (rpc_server_new(&d->rpc, &d->loop, &opts, methods, n_methods, d, &err) < 0 ||
-        rpc_server_listen_unix(d->rpc, d->cfg.listen, 0660, &err) < 0) {
+        rpc_server_listen_socket(d->rpc, &d->listen_sock, &err) < 0) {
         log_error("daemon", "%s", err.msg);
         return 1;
     }
@@ -421,6 +427,7 @@ int main(int argc, char **argv)
     cric_daemon d;
     memset(&d, 0, sizeof(d));
     d.root_lock_fd = d.socket_lock_fd = -1;
+    d.listen_sock.fd = -1;
     pthread_mutex_init(&d.mu, NULL);
     if (build_config(&flags, &d.cfg, &err) < 0) {
         fprintf(stderr, "cric: %s\n", err.msg);
@@ -444,6 +451,7 @@ int main(int argc, char **argv)
         d.started_at_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
         rc = run_daemon(&d);
     }
+    rpc_listen_socket_close(&d.listen_sock); /* start-up failed before the server took it */
     if (d.root_lock_fd >= 0)
         close(d.root_lock_fd);
     if (d.socket_lock_fd >= 0)

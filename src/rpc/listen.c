@@ -76,11 +76,9 @@ static void on_connection(uv_stream_t *listener, int status)
     rpc_conn_accept(s);
 }
 
-int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_err *err)
+int rpc_listen_socket_open(const char *path, unsigned mode, rpc_listen_socket *out, cric_err *err)
 {
-    if (s->listening || s->shutting_down)
-        return cric_err_set(err, CRIC_ERR_PRECONDITION,
-                            "socket %s: the server is already listening or shut down", path);
+    *out = (rpc_listen_socket){.fd = -1};
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return cric_err_set(err, CRIC_ERR_INVALID, "socket %s: path must be 1 to %zu bytes", path,
@@ -90,27 +88,76 @@ int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_
     _cleanup_free_ char *copy = strdup(path);
     if (!copy)
         return cric_err_errno(err, ENOMEM, "socket %s", path);
-    int r = uv_pipe_bind(&s->listener, path);
-    if (r < 0)
-        return cric_err_set(err, r == UV_EADDRINUSE ? CRIC_ERR_EXISTS : CRIC_ERR_INTERNAL,
-                            "socket %s: bind: %s", path, uv_strerror(r));
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return cric_err_errno(err, errno, "socket %s", path);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, len + 1);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return cric_err_set(err, errno == EADDRINUSE ? CRIC_ERR_EXISTS : CRIC_ERR_INTERNAL,
+                            "socket %s: bind: %s", path, strerror(errno));
     struct stat st;
     if (chmod(path, mode) < 0 || stat(path, &st) < 0) {
         int e = errno;
         unlink(path);
         return cric_err_errno(err, e, "socket %s: chmod %o", path, mode);
     }
-    r = uv_listen((uv_stream_t *)&s->listener, SOMAXCONN, on_connection);
-    if (r < 0) {
+    if (listen(fd, SOMAXCONN) < 0) {
+        int e = errno;
         unlink(path);
-        return cric_err_set(err, CRIC_ERR_INTERNAL, "socket %s: listen: %s", path, uv_strerror(r));
+        return cric_err_errno(err, e, "socket %s: listen", path);
     }
-    s->listening = true;
-    s->path = TAKE_PTR(copy);
-    s->path_dev = st.st_dev;
-    s->path_ino = st.st_ino;
-    log_info(RPC_SUBSYS, "listening on %s", path);
+    out->fd = TAKE_FD(fd);
+    out->path = TAKE_PTR(copy);
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
     return 0;
+}
+
+void rpc_listen_socket_close(rpc_listen_socket *ls)
+{
+    if (ls->fd >= 0) {
+        struct stat st;
+        if (ls->path && lstat(ls->path, &st) == 0 && st.st_dev == ls->dev && st.st_ino == ls->ino)
+            unlink(ls->path);
+        close(ls->fd);
+    }
+    free(ls->path);
+    *ls = (rpc_listen_socket){.fd = -1};
+}
+
+int rpc_server_listen_socket(rpc_server *s, rpc_listen_socket *ls, cric_err *err)
+{
+    if (s->listening || s->shutting_down)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION,
+                            "socket %s: the server is already listening or shut down", ls->path);
+    int r = uv_pipe_open(&s->listener, ls->fd);
+    if (r < 0)
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "socket %s: %s", ls->path, uv_strerror(r));
+    s->listening = true; /* the handle owns the descriptor now, and the server the path */
+    s->path = TAKE_PTR(ls->path);
+    s->path_dev = ls->dev;
+    s->path_ino = ls->ino;
+    ls->fd = -1;
+    r = uv_listen((uv_stream_t *)&s->listener, SOMAXCONN, on_connection);
+    if (r < 0)
+        return cric_err_set(err, CRIC_ERR_INTERNAL, "socket %s: listen: %s", s->path,
+                            uv_strerror(r));
+    log_info(RPC_SUBSYS, "listening on %s", s->path);
+    return 0;
+}
+
+int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_err *err)
+{
+    if (s->listening || s->shutting_down)
+        return cric_err_set(err, CRIC_ERR_PRECONDITION,
+                            "socket %s: the server is already listening or shut down", path);
+    rpc_listen_socket ls;
+    if (rpc_listen_socket_open(path, mode, &ls, err) < 0)
+        return -1;
+    int rc = rpc_server_listen_socket(s, &ls, err);
+    rpc_listen_socket_close(&ls);
+    return rc;
 }
 
 /* Removes the socket file if it is still the one this server bound. */

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "util/err.h"
@@ -111,6 +112,26 @@ int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_server_opts *opt
  * replace a path that another live server answers on (the caller holds a lock
  * file too; this is the second line of defence). A stale socket file is removed. */
 int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_err *err);
+
+/* The same in two steps, so that a daemon can listen before it is ready to
+ * serve: connections made meanwhile wait in the backlog (and their clients
+ * in the HTTP/2 handshake) instead of being refused. A client refused on a
+ * restart backs off (gRPC: 1 s, then 1.6 times longer each try), so it
+ * would come back seconds after the daemon is serving. */
+typedef struct rpc_listen_socket {
+    int fd; /* bound and listening; -1 when none */
+    char *path;
+    dev_t dev;
+    ino_t ino;
+} rpc_listen_socket;
+
+/* Binds and listens on path (rules of rpc_server_listen_unix). */
+int rpc_listen_socket_open(const char *path, unsigned mode, rpc_listen_socket *out, cric_err *err);
+/* The server takes the socket over (ls is left empty even on failure past
+ * the hand-over) and accepts its waiting connections once the loop runs. */
+int rpc_server_listen_socket(rpc_server *s, rpc_listen_socket *ls, cric_err *err);
+/* Closes a socket no server took, removing its file. Empty ones are a no-op. */
+void rpc_listen_socket_close(rpc_listen_socket *ls);
 
 /* Stops accepting, unlinks the socket, sends GOAWAY, ends detached streams at
  * once (UNAVAILABLE; their on_cancel runs), lets running calls finish for up to

@@ -66,6 +66,29 @@ def wait_for_socket(path, proc=None, timeout=10.0):
     return False
 
 
+def wait_for_serving(path, proc=None, timeout=60.0):
+    """The socket accepts from the daemon's first moments (connections wait in
+    its backlog); true once the daemon answers a call, that is once its
+    start-up (recovery included) is done."""
+    deadline = time.monotonic() + timeout
+    ch = grpc.insecure_channel("unix://" + path)
+    stub = cri_pb2_grpc.RuntimeServiceStub(ch)
+    try:
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                return False
+            try:
+                stub.Version(cri_pb2.VersionRequest(), wait_for_ready=True, timeout=1)
+                return True
+            except grpc.RpcError as e:
+                if e.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED,
+                                    grpc.StatusCode.UNAVAILABLE):
+                    raise
+        return False
+    finally:
+        ch.close()
+
+
 class Daemon:
     """One cric process with its own socket, root, state and config."""
 
@@ -96,7 +119,8 @@ class Daemon:
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=self.logf, stderr=self.logf,
                                      stdin=subprocess.DEVNULL)
-        if wait and not wait_for_socket(self.sock, self.proc):
+        if wait and not (wait_for_socket(self.sock, self.proc) and
+                         wait_for_serving(self.sock, self.proc)):
             raise RuntimeError("cric did not start:\n" + self.log())
         return self
 

@@ -296,11 +296,16 @@ def test_socket_path_as_authority_is_accepted(daemon, pb):
         ch.close()
 
 
-def test_start_waits_for_a_dead_daemons_child_holding_the_lock(make_daemon):
+def test_start_waits_for_a_dead_daemons_child_holding_the_lock(make_daemon, pb):
     """Regression (reliability harness): right after a kill -9, a process the
     dead daemon had just forked (before its exec) still holds the root lock,
     and the restarted daemon refused to start ("another cric daemon"). When
-    the pid in the lock is dead, the daemon now waits for the lock."""
+    the pid in the lock is dead, the daemon now waits for the lock.
+
+    Meanwhile its socket already accepts (regression, crash harness: clients
+    that came while a restarted daemon recovered were refused and, backing
+    off as gRPC does, came back up to 10 s later): a call made during the
+    wait is answered once the lock is free, not refused."""
     d = make_daemon(start=False)
     os.makedirs(d.root, exist_ok=True)
     lock = os.path.join(d.root, "cric.lock")
@@ -308,10 +313,21 @@ def test_start_waits_for_a_dead_daemons_child_holding_the_lock(make_daemon):
     gone.wait()
     with open(lock, "w") as f:
         f.write("%d\n" % gone.pid)
-    holder = subprocess.Popen(["flock", "-x", lock, "sleep", "1.5"])
-    time.sleep(0.5)
+    holder = subprocess.Popen(["flock", "-x", lock, "sleep", "2"])
+    time.sleep(0.3)
     t0 = time.monotonic()
-    d.start()
-    assert time.monotonic() - t0 >= 0.5, "the daemon did not wait for the held lock"
-    assert holder.wait() == 0
-    assert "is gone, waiting for its children" in d.log()
+    d.start(wait=False)
+    assert wait_for_socket(d.sock, d.proc)
+    assert holder.poll() is None, "the socket should accept while the lock is still held"
+    ch = grpc.insecure_channel("unix://" + d.sock)
+    try:
+        reply = cri_pb2_grpc.RuntimeServiceStub(ch).Version(pb.VersionRequest(), timeout=30)
+    finally:
+        ch.close()
+    assert reply.runtime_name == "cric"
+    assert holder.poll() == 0, "answered before the lock was free"
+    assert time.monotonic() - t0 >= 1.0, "the daemon did not wait for the held lock"
+    log = d.log()
+    assert "is gone, waiting for its children" in log
+    assert log.index("accepting connections") < log.index("is gone, waiting") < \
+        log.index("listening on")

@@ -12,6 +12,7 @@ Sizes (defaults are the quick variant that runs in `make test`):
   CRIC_REL_LOAD_CLIENTS  concurrent clients creating them           (16)
   CRIC_REL_LOAD_SECONDS  probing/polling time of the load test      (30)
   CRIC_REL_FIGURES       JSON-lines file the figures are appended to
+  CRIC_REL_KEEP_LOG      set: the crash test keeps its daemon log in /tmp even when it passes
 Helpers the test modules share are in relutil.py, workload.py and leaks.py.
 """
 import importlib.util
