@@ -577,7 +577,7 @@ void enter_signals_default(void)
         void *restorer;
         uint64_t mask;
     } sa = {.handler = SIG_DFL};
-    uint64_t set = ~(uint64_t)0;
+    uint64_t set;
     if (!enter_signals_not_default(&set))
         set = ~(uint64_t)0;
     for (int sig = 1; sig <= 64; sig++)

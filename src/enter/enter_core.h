@@ -68,7 +68,7 @@ _Noreturn void enter_exec_command(const enter_plan *p, char *const *argv, int er
 void enter_home_of(const char *passwd, uint32_t uid, char *home, size_t size);
 
 /* The signals (bit sig-1) this process ignores or catches, from
- * /proc/self/stat; false when it cannot be read. */
+ * /proc/self/status; false when it cannot be read. */
 bool enter_signals_not_default(uint64_t *mask);
 
 /* Every signal back to its default disposition (raw rt_sigaction, which

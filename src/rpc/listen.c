@@ -114,12 +114,19 @@ int rpc_listen_socket_open(const char *path, unsigned mode, rpc_listen_socket *o
     return 0;
 }
 
+/* Removes the socket file at path if it is still the one bound there (dev,
+ * ino): a later daemon may have replaced it. */
+static void unlink_if_ours(const char *path, dev_t dev, ino_t ino)
+{
+    struct stat st;
+    if (path && lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+        unlink(path);
+}
+
 void rpc_listen_socket_close(rpc_listen_socket *ls)
 {
     if (ls->fd >= 0) {
-        struct stat st;
-        if (ls->path && lstat(ls->path, &st) == 0 && st.st_dev == ls->dev && st.st_ino == ls->ino)
-            unlink(ls->path);
+        unlink_if_ours(ls->path, ls->dev, ls->ino);
         close(ls->fd);
     }
     free(ls->path);
@@ -163,9 +170,5 @@ int rpc_server_listen_unix(rpc_server *s, const char *path, unsigned mode, cric_
 /* Removes the socket file if it is still the one this server bound. */
 void rpc_server_unlink_socket(rpc_server *s)
 {
-    struct stat st;
-    if (!s->path)
-        return;
-    if (lstat(s->path, &st) == 0 && st.st_dev == s->path_dev && st.st_ino == s->path_ino)
-        unlink(s->path);
+    unlink_if_ours(s->path, s->path_dev, s->path_ino);
 }

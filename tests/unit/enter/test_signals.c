@@ -39,23 +39,14 @@ static void rename_self(void)
     assert_int_equal(prctl(PR_SET_NAME, "x) 1 2 (y", 0, 0, 0), 0);
 }
 
-static void test_names_ignored_and_caught(void **state)
+/* Runs fn in a child (each test changes dispositions) and expects exit 0. */
+static void in_child(int (*fn)(void))
 {
-    (void)state;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         rename_self();
-        set(SIGUSR1, on_signal);
-        set(SIGUSR2, SIG_IGN);
-        set(SIGRTMIN + 5, on_signal);
-        set(SIGHUP, SIG_DFL);
-        uint64_t m = 0;
-        bool ok = enter_signals_not_default(&m);
-        _exit(ok && bit(m, SIGUSR1) && bit(m, SIGUSR2) && bit(m, SIGRTMIN + 5) && !bit(m, SIGHUP) &&
-                      !bit(m, SIGKILL)
-                  ? 0
-                  : 1);
+        _exit(fn());
     }
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -63,31 +54,47 @@ static void test_names_ignored_and_caught(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static int names_ignored_and_caught(void)
+{
+    set(SIGUSR1, on_signal);
+    set(SIGUSR2, SIG_IGN);
+    set(SIGRTMIN + 5, on_signal);
+    set(SIGHUP, SIG_DFL);
+    uint64_t m = 0;
+    bool ok = enter_signals_not_default(&m);
+    return ok && bit(m, SIGUSR1) && bit(m, SIGUSR2) && bit(m, SIGRTMIN + 5) && !bit(m, SIGHUP) &&
+                   !bit(m, SIGKILL)
+               ? 0
+               : 1;
+}
+
+static int default_resets_every_one(void)
+{
+    int sigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGUSR2, SIGRTMIN, SIGRTMAX};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        set(sigs[i], i % 2 ? SIG_IGN : on_signal);
+    enter_signals_default();
+    uint64_t m = ~(uint64_t)0;
+    if (!enter_signals_not_default(&m) || m != 0)
+        return 1;
+    for (int sig = 1; sig < 65; sig++) {
+        struct sigaction old;
+        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+            return 2;
+    }
+    return 0;
+}
+
+static void test_names_ignored_and_caught(void **state)
+{
+    (void)state;
+    in_child(names_ignored_and_caught);
+}
+
 static void test_default_resets_every_one(void **state)
 {
     (void)state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        rename_self();
-        int sigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGUSR2, SIGRTMIN, SIGRTMAX};
-        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-            set(sigs[i], i % 2 ? SIG_IGN : on_signal);
-        enter_signals_default();
-        uint64_t m = ~(uint64_t)0;
-        if (!enter_signals_not_default(&m) || m != 0)
-            _exit(1);
-        for (int sig = 1; sig < 65; sig++) {
-            struct sigaction old;
-            if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
-                _exit(2);
-        }
-        _exit(0);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    in_child(default_resets_every_one);
 }
 
 int main(void)
